@@ -1,0 +1,285 @@
+"""Breadth-first explicit-state exploration.
+
+:func:`explore` visits every reachable state of an :class:`~lbrspec.explicit.instance.Instance`
+in breadth-first order, checking every invariant on every state as it is discovered, so the
+first violation found has a shortest trace.  It records one parent link per state (never a
+stored trace), reports goals reached or unreached and deadlocks, and, when asked, keeps the
+edges to build the reachable graph as a ``networkx.DiGraph``.  Output is deterministic: states
+are numbered in discovery order and successors come in action-declaration order.
+
+Budgets (``max_states``, ``max_seconds``) end the run as *undetermined*, never as *holds*.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..lang.spec import Model
+from ..trace import Trace, trace_from_states
+from .compile import Compiled, compile_instance
+from .instance import Instance, State
+
+ProgressFn = Callable[[int, int, int, float], None]  # states, queue length, depth, seconds
+
+
+@dataclass
+class GoalStatus:
+    name: str
+    reached: bool
+    state_id: int | None = None  # a state where it holds (or where the step starts)
+    missing: list[str] = field(default_factory=list)  # parameter bindings never reached
+    summary: str = ""
+
+
+@dataclass
+class Violation:
+    kind: str  # "invariant" or "deadlock"
+    names: list[str]  # invariants violated in that state (declaration order), or ["deadlock"]
+    state_id: int
+    trace: Trace
+
+
+@dataclass
+class ExploreResult:
+    """What an exploration found; ``verdict`` is ``holds``, ``violated`` or ``undetermined``."""
+
+    instance: Instance
+    verdict: str
+    states: int
+    transitions: int
+    seconds: float
+    depth: int
+    complete: bool
+    violation: Violation | None
+    goals: list[GoalStatus]
+    deadlocks: int
+    stop_reason: str | None = None  # why an incomplete run stopped
+    edges: list[tuple[int, int, int]] | None = None  # (source, target, action instance), if kept
+    compiled: Compiled | None = None
+    _states: list[State] = field(default_factory=list, repr=False)
+    _parent: list[tuple[int, int]] = field(default_factory=list, repr=False)
+
+    @property
+    def goals_unreached(self) -> list[str]:
+        return [g.name for g in self.goals if not g.reached]
+
+    @property
+    def violated(self) -> str | None:
+        return self.violation.names[0] if self.violation else None
+
+    def state(self, sid: int) -> State:
+        return self._states[sid]
+
+    def trace_to(self, sid: int, violation: str | None = None) -> Trace:
+        """The (shortest, breadth-first) trace from an initial state to state ``sid``."""
+        return _trace(self.instance, self.compiled, self._states, self._parent, sid, violation)
+
+    def graph(self):
+        """The reachable graph as a ``networkx.DiGraph``: nodes are state numbers (attribute
+        ``state``: the state tuple; ``initial``: bool), edges carry ``actions``: the labels of
+        every action leading from one state to the other."""
+        import networkx as nx
+
+        if self.edges is None:
+            raise ValueError("the exploration did not keep its edges; call explore(..., keep_graph=True)")
+        assert self.compiled is not None
+        g = nx.DiGraph()
+        for sid, s in enumerate(self._states):
+            g.add_node(sid, state=s, initial=self._parent[sid][0] < 0)
+        labels = [_label(self.instance, ai.action, ai.params) for ai in self.compiled.actions]
+        for src, dst, aid in self.edges:
+            if g.has_edge(src, dst):
+                g[src][dst]["actions"].append(labels[aid])
+            else:
+                g.add_edge(src, dst, actions=[labels[aid]])
+        return g
+
+
+def _label(inst: Instance, action, params) -> str:
+    vals = inst.decode_params(action, params)
+    return f"{action.name}({', '.join(str(v) for v in vals.values())})"
+
+
+def _trace(inst: Instance, compiled: Compiled | None, states: list[State], parent: list[tuple[int, int]], sid: int, violation: str | None) -> Trace:
+    assert compiled is not None
+    path: list[tuple[int, int]] = []
+    cur = sid
+    while cur >= 0:
+        p, aid = parent[cur]
+        path.append((cur, aid))
+        cur = p
+    path.reverse()
+    seq = [states[path[0][0]]]
+    steps = []
+    for s_id, aid in path[1:]:
+        ai = compiled.actions[aid]
+        steps.append((ai.action, ai.params))
+        seq.append(states[s_id])
+    return trace_from_states(inst, seq, steps, violation=violation)
+
+
+def explore(
+    inst: Instance,
+    *,
+    max_states: int | None = None,
+    max_seconds: float | None = None,
+    stop_at_violation: bool = True,
+    check_deadlock: bool = True,
+    keep_graph: bool = False,
+    progress: ProgressFn | None = None,
+    progress_every: float = 1.0,
+    compiled: Compiled | None = None,
+) -> ExploreResult:
+    """Explore ``inst`` breadth-first; see the module docstring."""
+    t0 = time.perf_counter()
+    comp = compiled or compile_instance(inst)
+    model: Model = inst.model
+    succ = comp.successors
+    first_violation = comp.first_violation
+    inv_fns = comp.invariant_fns
+    states: list[State] = []
+    parent: list[tuple[int, int]] = []
+    index: dict[State, int] = {}
+    edges: list[tuple[int, int, int]] | None = [] if keep_graph else None
+
+    goal_names = [g.name for g in model.goals]
+    state_goals = list(comp.goal_fns)  # (goal index, binding, fn) still unreached
+    goal_hit: dict[tuple[int, tuple[int, ...]], int] = {}
+    step_goals = {k: list(v) for k, v in comp.step_goal_fns.items()}
+    step_hit: dict[int, int] = {}
+
+    violation: tuple[str, list[str], int] | None = None
+    deadlocks = 0
+    first_deadlock: int | None = None
+    transitions = 0
+    stop_reason: str | None = None
+    depth_of: list[int] = []
+
+    def add(s: State, p: int, aid: int, d: int) -> int:
+        sid = len(states)
+        index[s] = sid
+        states.append(s)
+        parent.append((p, aid))
+        depth_of.append(d)
+        return sid
+
+    def check_state(sid: int, s: State) -> None:
+        nonlocal violation, state_goals
+        if violation is None or not stop_at_violation:
+            k = first_violation(s)
+            if k >= 0 and violation is None:
+                names = [model.invariants[j].name for j, f in enumerate(inv_fns) if not f(s)]
+                violation = ("invariant", names, sid)
+        if state_goals:
+            keep = []
+            for gi, b, f in state_goals:
+                if f(s):
+                    goal_hit[(gi, b)] = sid
+                else:
+                    keep.append((gi, b, f))
+            state_goals = keep
+
+    for s in inst.initial_states():
+        if s not in index:
+            sid = add(s, -1, -1, 0)
+            check_state(sid, s)
+    head = 0
+    last_report = t0
+    while head < len(states):
+        if violation is not None and stop_at_violation:
+            stop_reason = "violation"
+            break
+        if max_states is not None and len(states) > max_states:
+            stop_reason = f"state budget of {max_states} states exhausted"
+            break
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            stop_reason = f"time budget of {max_seconds:g} s exhausted"
+            break
+        sid = head
+        s = states[sid]
+        head += 1
+        out = succ(s)
+        if not out:
+            deadlocks += 1
+            if first_deadlock is None:
+                first_deadlock = sid
+                if check_deadlock and violation is None:
+                    violation = ("deadlock", ["deadlock"], sid)
+        transitions += len(out)
+        d = depth_of[sid] + 1
+        for aid, t in out:
+            if step_goals:
+                fns = step_goals.get(aid)
+                if fns:
+                    keep = []
+                    for gi, f in fns:
+                        if f(s):
+                            step_hit.setdefault(gi, sid)
+                        else:
+                            keep.append((gi, f))
+                    if keep:
+                        step_goals[aid] = keep
+                    else:
+                        del step_goals[aid]
+            tid = index.get(t)
+            if tid is None:
+                tid = add(t, sid, aid, d)
+                check_state(tid, t)
+            if edges is not None:
+                edges.append((sid, tid, aid))
+        if progress is not None and head & 1023 == 0:
+            now = time.perf_counter()
+            if now - last_report >= progress_every:
+                last_report = now
+                progress(len(states), len(states) - head, depth_of[sid], now - t0)
+    complete = head >= len(states) and stop_reason is None
+    seconds = time.perf_counter() - t0
+
+    goals: list[GoalStatus] = []
+    for gi, g in enumerate(model.goals):
+        if g.on is not None:
+            hit = step_hit.get(gi)
+            goals.append(GoalStatus(g.name, hit is not None, hit, summary=g.summary))
+        else:
+            bindings = inst.bindings(g.params)
+            missing = []
+            wit = None
+            for b in bindings:
+                h = goal_hit.get((gi, b))
+                if h is None:
+                    missing.append(", ".join(f"{p.name}={p.dom.decode(c, inst.sizes)}" for p, c in zip(g.params, b)))
+                elif wit is None:
+                    wit = h
+            goals.append(GoalStatus(g.name, not missing, wit, missing if g.params else [], summary=g.summary))
+
+    viol = None
+    if violation is not None:
+        kind, names, vsid = violation
+        viol = Violation(kind, names, vsid, _trace(inst, comp, states, parent, vsid, names[0]))
+    if viol is not None:
+        verdict = "violated"
+    elif not complete:
+        verdict = "undetermined"
+    elif any(not g.reached for g in goals):
+        verdict = "violated"
+    else:
+        verdict = "holds"
+    return ExploreResult(
+        instance=inst,
+        verdict=verdict,
+        states=len(states),
+        transitions=transitions,
+        seconds=seconds,
+        depth=max(depth_of) if depth_of else 0,
+        complete=complete,
+        violation=viol,
+        goals=goals,
+        deadlocks=deadlocks,
+        stop_reason=stop_reason if not complete else None,
+        edges=edges,
+        compiled=comp,
+        _states=states,
+        _parent=parent,
+    )

@@ -1,0 +1,163 @@
+"""A finite instance of a model: sort sizes, the state layout, and value encoding.
+
+An :class:`Instance` fixes the size of every index sort.  A state is then a tuple of small
+ints with one *slot* per variable element (``running[v0]``, ``running[v1]``, ``cpu[v0]``...),
+laid out in declaration order; each slot holds the code of a value (see
+:mod:`lbrspec.lang.domains`).  The instance decodes states for display and traces, and
+enumerates initial states and parameter bindings.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Sequence
+
+from ..errors import InputError, ModelError
+from ..lang.domains import Domain, Sort, SortDomain, Value
+from ..lang.expr import ANY, Expr, Local, Var, _arg_names, as_domain, coerce
+from ..lang.spec import Action, Model
+
+#: Largest size of one index sort.  Sizes above it cannot be represented in the packed state
+#: encoding and, long before that, could not be explored anyway.
+MAX_SORT_SIZE = 16
+
+State = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Slot:
+    var: Var
+    index: tuple[int, ...]
+    name: str
+
+
+class Instance:
+    """``Instance(model, {"vCPU": 2, "pCPU": 2, "host_user": 1})``."""
+
+    def __init__(self, model: Model, sizes: Mapping[str, int] | None = None) -> None:
+        self.model = model
+        given = dict(model.default_sizes)
+        given.update(sizes or {})
+        unknown = set(given) - {s.name for s in model.sorts}
+        if unknown:
+            raise InputError(f"unknown sort {sorted(unknown)[0]!r}; the model's sorts are {[s.name for s in model.sorts]}")
+        self.sizes: dict[Sort, int] = {}
+        for s in model.sorts:
+            n = given.get(s.name)
+            if n is None:
+                raise InputError(f"no size given for sort {s.name}")
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise InputError(f"the number of {s.name}s must be at least 1, got {n}")
+            if n > MAX_SORT_SIZE:
+                raise InputError(
+                    f"{n} {s.name}s cannot be represented: at most {MAX_SORT_SIZE} per sort"
+                )
+            self.sizes[s] = n
+        self.slots: list[Slot] = []
+        self.base: dict[Var, int] = {}
+        self.strides: dict[Var, tuple[int, ...]] = {}
+        for v in model.vars:
+            self.base[v] = len(self.slots)
+            dims = [self.sizes[s] for s in v.index]
+            strides = []
+            acc = 1
+            for d in reversed(dims):
+                strides.append(acc)
+                acc *= d
+            self.strides[v] = tuple(reversed(strides))
+            for idx in itertools.product(*[range(d) for d in dims]):
+                self.slots.append(Slot(v, idx, self._slot_name(v, idx)))
+        self.slot_index: dict[str, int] = {sl.name: i for i, sl in enumerate(self.slots)}
+        self.slot_size: list[int] = [sl.var.dom.size(self.sizes) for sl in self.slots]
+
+    # -- naming -----------------------------------------------------------------------------
+    def _slot_name(self, v: Var, idx: tuple[int, ...]) -> str:
+        if not idx:
+            return v.name
+        return f"{v.name}[{','.join(s.element(i) for s, i in zip(v.index, idx))}]"
+
+    def size_of(self, sort: Sort) -> int:
+        return self.sizes[sort]
+
+    def describe(self) -> str:
+        """``2 vCPUs, 2 pCPUs, 1 host_user``."""
+        return ", ".join(f"{n} {s.name}{'s' if n != 1 else ''}" for s, n in self.sizes.items())
+
+    def sizes_by_name(self) -> dict[str, int]:
+        return {s.name: n for s, n in self.sizes.items()}
+
+    # -- slots ------------------------------------------------------------------------------
+    def slot(self, var: Var, idx: Sequence[int]) -> int:
+        return self.base[var] + sum(i * st for i, st in zip(idx, self.strides[var]))
+
+    def domain_codes(self, dom: Domain) -> range:
+        return dom.codes(self.sizes)
+
+    def bindings(self, params: Sequence[Local]) -> list[tuple[int, ...]]:
+        """Every assignment of codes to ``params``, in lexicographic order."""
+        return list(itertools.product(*[self.domain_codes(p.dom) for p in params]))
+
+    # -- initial states ---------------------------------------------------------------------
+    def initial_states(self) -> list[State]:
+        from .evaluate import evaluate
+
+        choices: list[list[int]] = []
+        for sl in self.slots:
+            v = sl.var
+            init = v.init
+            env: dict[Local, int] = {}
+            if callable(init) and not isinstance(init, Expr):
+                locs = tuple(Local(n, as_domain(s)) for n, s in zip(_arg_names(init, len(v.index)), v.index))
+                env = dict(zip(locs, sl.index))
+                init = init(*locs)
+            if init is ANY:
+                choices.append(list(self.domain_codes(v.dom)))
+                continue
+            values = init if isinstance(init, (list, tuple)) else [init]
+            codes = []
+            for val in values:
+                e = coerce(val, v.dom)
+                codes.append(int(evaluate(e, self, (), env)))
+            choices.append(sorted(set(codes), key=codes.index))
+        return [tuple(c) for c in itertools.product(*choices)]
+
+    # -- decoding ---------------------------------------------------------------------------
+    def decode_slot(self, i: int, code: int) -> Value:
+        return self.slots[i].var.dom.decode(int(code), self.sizes)
+
+    def decode(self, state: State) -> dict[str, Value]:
+        """Slot name -> display value."""
+        return {sl.name: sl.var.dom.decode(int(c), self.sizes) for sl, c in zip(self.slots, state)}
+
+    def encode(self, values: Mapping[str, Value]) -> State:
+        """The inverse of :meth:`decode`; every slot must be given."""
+        out = []
+        for sl in self.slots:
+            if sl.name not in values:
+                raise InputError(f"the state has no value for {sl.name}")
+            try:
+                out.append(sl.var.dom.encode(values[sl.name], self.sizes))
+            except ValueError as e:
+                raise InputError(f"{sl.name}: {e}") from None
+        return tuple(out)
+
+    def decode_params(self, action: Action, codes: Sequence[int]) -> dict[str, Value]:
+        return {p.name: p.dom.decode(c, self.sizes) for p, c in zip(action.params, codes)}
+
+    def encode_params(self, action: Action, values: Mapping[str, Value]) -> tuple[int, ...]:
+        out = []
+        for p in action.params:
+            if p.name not in values:
+                raise InputError(f"action {action.name} needs parameter {p.name!r}")
+            try:
+                out.append(p.dom.encode(values[p.name], self.sizes))
+            except ValueError as e:
+                raise InputError(f"action {action.name}, parameter {p.name}: {e}") from None
+        extra = set(values) - {p.name for p in action.params}
+        if extra:
+            raise InputError(f"action {action.name} has no parameter {sorted(extra)[0]!r}")
+        return tuple(out)
+
+    def elements(self, sort: Sort) -> Iterator[str]:
+        return (sort.element(i) for i in range(self.sizes[sort]))

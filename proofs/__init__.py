@@ -1,0 +1,1 @@
+"""Z3 proof obligations and strengthening lemmas for the guest LBR model (``lbrspec_proofs``)."""
