@@ -124,7 +124,7 @@ def _variant(name: str, description: str, kind: str, expected: str | None, patch
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in [
-        _variant("v8", "The v8 design as posted (default).", "design", None, None),
+        _variant("v8", "The v8 design as posted.", "design", None, None),
         _variant(
             "v7-write-path",
             "KVM checks ownership, then accesses the LBR MSR with interrupts on (v7 patch 12).",
@@ -186,6 +186,16 @@ VARIANTS: dict[str, Variant] = {
 
 DEFAULT_VARIANT = "v8"
 
+#: DOMAIN.md §3: each design alternative the v8 changelog fixed, and the property it breaks.
+DOMAIN_TABLE: dict[str, str] = {
+    "v7-write-path": "no_kvm_access_after_reclaim",
+    "no-vmentry-check": "passthrough_implies_ownership",
+    "v7-scheduler-bypass": "single_owner",
+    "no-bit-62": "isolation",
+    "no-lbr-select-restore": "lbr_select_restored",
+    "owner-after-event-init": "no_counter",
+}
+
 # -- sorts and domains ---------------------------------------------------------------------------
 V = Sort("vCPU", "v", doc="a vCPU and the host thread that runs it")
 P = Sort("pCPU", "p", doc="a physical CPU, with its own LBR")
@@ -212,8 +222,9 @@ Ev = EnumDomain("ev_state", ["ABSENT", "ACTIVE", "INACTIVE", "FREED"], doc="the 
 Counter = EnumDomain("counter_idx", ["NA", "ASSIGNED"], doc="the event's counter: X86_PMC_IDX_NA or a real counter")
 Hu = EnumDomain(
     "host_state",
-    ["OFF", "IPI", "ACTIVE", "INACTIVE", "SHARED"],
-    doc="a host LBR user's event: closed, install IPI pending, owns the LBR, waiting/failed, sharing with the vCPU event",
+    ["OFF", "IPI", "ACTIVE", "INACTIVE", "SHARED", "FAILED"],
+    doc="a host LBR user's event: closed, install IPI pending, owns the LBR, waiting for it, sharing it with the "
+        "vCPU event, or failed (a CPU-pinned event that lost to another CPU-pinned one: perf's error state)",
 )
 
 DEFAULT_SIZES = {"vCPU": 2, "pCPU": 2, "host_user": 1}
@@ -491,7 +502,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         updates=lambda h, p: [
             hu.becomes_all(lambda h2: ite(
                 h2 == h,
-                ite(host_wins(h, p), Hu.ACTIVE, Hu.INACTIVE),
+                ite(exists(H, lambda h3: (h3 != h) & pinned_on(h3, p)), Hu.FAILED,
+                    ite(host_wins(h, p), Hu.ACTIVE, Hu.INACTIVE)),
                 ite(hu[h2].in_(Hu.ACTIVE, Hu.SHARED) & exists(V, lambda w: host_task_of(h2, w) & runs_on(w, p)) & host_wins(h, p),
                     Hu.INACTIVE, hu[h2]),
             )),
@@ -543,7 +555,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     )
     host.transition(
         "host_close", {"h": H},
-        guard=lambda h: hu[h].in_(Hu.ACTIVE, Hu.INACTIVE, Hu.SHARED),
+        guard=lambda h: hu[h].in_(Hu.ACTIVE, Hu.INACTIVE, Hu.SHARED, Hu.FAILED),
         updates=lambda h: [hu[h].becomes(Hu.OFF), target[h].becomes(Target.none)],
         doc="the host user exits: its event is removed and the LBR released",
     )
@@ -707,10 +719,11 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         "host_priority",
         forall(H, lambda h: forall(P, lambda p: implies(
             hu[h].in_(Hu.ACTIVE, Hu.INACTIVE) & (target[h] == Target("cpu", p)),
-            ((hu[h] == Hu.ACTIVE) & forall(V, lambda v: ~owns(v, p))) | exists(H, lambda h2: (h2 != h) & pinned_on(h2, p)),
+            (hu[h] == Hu.ACTIVE) & forall(V, lambda v: ~owns(v, p)),
         ))),
         doc="Once a host CPU-pinned LBR event's IPI has been handled on a pCPU, that event owns the LBR there.\n"
-            "CPU-pinned outranks task-pinned; the exception is a second CPU-pinned LBR event on the same pCPU.",
+            "CPU-pinned outranks task-pinned, so the vCPU event loses the LBR at once.  (A CPU-pinned event that "
+            "finds another CPU-pinned LBR event there fails, perf's error state, and is not counted.)",
         patch=patch(7),
     )
     spec.invariant(

@@ -1,2 +1,54 @@
-def main():  # replaced below
-    pass
+"""The ``lbrspec`` command line: the only place that reads ``argv`` or prints.
+
+Exit codes (see :mod:`lbrspec.errors`): 0 holds, 1 violated, 2 usage or input error,
+3 undetermined, 4 internal error.  Every error is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
+from .check import check_cmd
+from .listing import list_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="lbrspec")
+def cli() -> None:
+    """lbrspec: a checkable model of KVM's guest LBR emulation (the v8 Guest LBR Enabling design).
+
+    Run `lbrspec check` to check every safety property of the v8 design exhaustively,
+    `lbrspec check --variant NAME` to see how a design alternative breaks one, and
+    `lbrspec list` for the variants, invariants and goals.
+    """
+
+
+cli.add_command(check_cmd)
+cli.add_command(list_cmd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns (and, as a script, exits with) the exit code."""
+    try:
+        cli.main(args=argv, prog_name="lbrspec", standalone_mode=False)
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help() if e.ctx else str(e))
+        code = 0
+    except click.ClickException as e:
+        click.echo(f"lbrspec: error: {e.format_message()}", err=True)
+        code = EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("lbrspec: interrupted", err=True)
+        code = 130
+    except LbrspecError as e:
+        click.echo(f"lbrspec: {'internal error' if e.exit_code == EXIT_INTERNAL else 'error'}: {e}", err=True)
+        code = e.exit_code
+    if argv is None:
+        sys.exit(code)
+    return code

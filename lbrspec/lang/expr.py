@@ -74,7 +74,7 @@ class Expr:
 
     # -- operators building nodes -------------------------------------------------------
     def __bool__(self) -> bool:
-        raise TypeError(
+        raise LangTypeError(
             "an lbrspec expression has no Python truth value; "
             "combine expressions with &, |, ~ and implies()"
         )
@@ -627,6 +627,8 @@ def implies(a: object, b: object) -> Expr:
 
 def ite(cond: object, then: object, else_: object) -> Expr:
     c = coerce(cond, BOOL)
+    if isinstance(then, bool) and isinstance(else_, bool):
+        return Ite(c, coerce(then, BOOL), coerce(else_, BOOL))
     if isinstance(then, Expr):
         return Ite(c, then, coerce(else_, then.dom))
     if isinstance(else_, Expr):

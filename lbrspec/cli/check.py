@@ -1,0 +1,163 @@
+"""``lbrspec check``: exhaustive explicit-state check of one variant on one instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
+from ..explicit.explore import ExploreResult, explore
+from ..trace.itf import write_itf
+from ..trace.text import render
+from .common import Progress, check_writable, emit_json, make_instance, positive, size_options, variant_option
+
+
+def exit_code(verdict: str) -> int:
+    return {"holds": EXIT_HOLDS, "violated": EXIT_VIOLATED}.get(verdict, EXIT_UNDETERMINED)
+
+
+def result_json(r: ExploreResult, trace_out: str | None) -> dict[str, Any]:
+    model = r.instance.model
+    viol = r.violation
+    inv_status = []
+    for inv in model.invariants:
+        if viol is not None and viol.kind == "invariant" and inv.name in viol.names:
+            status = "violated"
+        elif r.complete:
+            status = "holds"
+        else:
+            status = "undetermined"
+        inv_status.append({"name": inv.name, "status": status})
+    return {
+        "model": model.name,
+        "variant": model.variant.name,
+        "sizes": r.instance.sizes_by_name(),
+        "verdict": r.verdict,
+        "complete": r.complete,
+        "stop_reason": r.stop_reason,
+        "states": r.states,
+        "transitions": r.transitions,
+        "depth": r.depth,
+        "seconds": round(r.seconds, 3),
+        "states_per_second": round(r.states / r.seconds) if r.seconds > 0 else None,
+        "violated": r.violated,
+        "violations": viol.names if viol else [],
+        "trace_length": len(viol.trace) if viol else None,
+        "trace_out": trace_out if viol and trace_out else None,
+        "deadlocks": r.deadlocks,
+        "invariants": inv_status,
+        "goals": [{"name": g.name, "reached": g.reached, "missing": g.missing} for g in r.goals],
+        "goals_unreached": r.goals_unreached,
+    }
+
+
+def print_result(r: ExploreResult, trace_out: str | None) -> None:
+    model = r.instance.model
+    v = model.variant
+    echo = click.echo
+    echo(f"lbrspec check: model {model.name}, variant {v.name} ({v.description.rstrip('.')}), {r.instance.describe()}")
+    rate = f" ({r.states / r.seconds:,.0f} states/s)" if r.seconds > 0 else ""
+    echo(f"  {r.states:,} distinct states, {r.transitions:,} transitions, depth {r.depth}, {r.seconds:.2f} s{rate}")
+    if not r.complete:
+        echo(f"  exploration stopped early: {r.stop_reason}")
+    viol = r.violation
+    echo("")
+    echo("invariants:")
+    width = max(len(i.name) for i in model.invariants)
+    for inv in model.invariants:
+        if viol is not None and viol.kind == "invariant" and inv.name in viol.names:
+            mark = "VIOLATED"
+        elif r.complete:
+            mark = "holds"
+        else:
+            mark = "not determined" if viol is None else "not checked to the end"
+        echo(f"  {inv.name.ljust(width)}  {mark:<10} {inv.summary}")
+    echo("goals:")
+    width = max((len(g.name) for g in r.goals), default=0)
+    for g in r.goals:
+        mark = "reached" if g.reached else ("UNREACHED" if r.complete else "not yet reached")
+        extra = f" (never for {'; '.join(g.missing)})" if g.missing and r.complete else ""
+        echo(f"  {g.name.ljust(width)}  {mark:<10} {g.summary}{extra}")
+    if r.deadlocks:
+        echo(f"deadlocks: {r.deadlocks} state(s) with no enabled action")
+    echo("")
+    if viol is not None:
+        if viol.kind == "deadlock":
+            echo(f"VIOLATED: deadlock, a state with no enabled action, reached in {len(viol.trace)} steps")
+        else:
+            inv = model.invariant(viol.names[0])
+            also = f" (also violated there: {', '.join(viol.names[1:])})" if len(viol.names) > 1 else ""
+            echo(f"VIOLATED: {inv.name}{also}")
+            for line in inv.doc.strip().splitlines():
+                echo(f"  {line}")
+            if inv.patch:
+                echo(f"  from {inv.patch}")
+        echo("")
+        echo(render(viol.trace, model, title=f"Shortest counterexample, {len(viol.trace)} steps:").rstrip("\n"))
+        if trace_out:
+            echo("")
+            echo(f"trace written to {trace_out} (ITF JSON)")
+    elif r.verdict == "holds":
+        echo(f"HOLDS: all {len(model.invariants)} invariants hold in every reachable state; all {len(r.goals)} goals reached")
+    elif r.verdict == "violated":
+        echo(f"VIOLATED: goal(s) never reached, so some property may hold vacuously: {', '.join(r.goals_unreached)}")
+    else:
+        echo(f"UNDETERMINED: {r.stop_reason}; no verdict is claimed for what was not explored")
+
+
+@click.command("check")
+@variant_option
+@size_options
+@click.option("--max-states", type=int, default=None, metavar="K", help="Stop as undetermined after K distinct states.")
+@click.option("--max-seconds", type=float, default=None, metavar="S", help="Stop as undetermined after S seconds.")
+@click.option("--trace-out", type=str, default=None, metavar="FILE", help="Write the counterexample as ITF JSON to FILE.")
+@click.option("--allow-deadlock", is_flag=True, help="Do not report states without enabled actions as violations.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def check_cmd(
+    variant: str | None,
+    vcpus: int | None,
+    pcpus: int | None,
+    hosts: int | None,
+    max_states: int | None,
+    max_seconds: float | None,
+    trace_out: str | None,
+    allow_deadlock: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Explore every reachable state breadth-first and check every invariant and goal.
+
+    Exit status: 0 every invariant holds and every goal is reached; 1 an invariant is
+    violated, a deadlock was found or a goal is unreached (the shortest counterexample is
+    printed); 2 bad usage or input; 3 undetermined (a budget ran out).
+    """
+    positive(max_states, "--max-states")
+    if max_seconds is not None and not max_seconds > 0:
+        raise InputError(f"--max-seconds must be positive, got {max_seconds:g}")
+    inst = make_instance(variant, vcpus, pcpus, hosts)
+    check_writable(trace_out, "--trace-out")
+    progress = Progress(enabled=not quiet)
+    try:
+        r = explore(
+            inst,
+            max_states=max_states,
+            max_seconds=max_seconds,
+            check_deadlock=not allow_deadlock,
+            progress=progress,
+            progress_every=0.5,
+        )
+    finally:
+        progress.close()
+    written = None
+    if r.violation is not None and trace_out:
+        write_itf(r.violation.trace, trace_out, description=f"lbrspec check: shortest counterexample for {r.violation.names[0]}")
+        written = trace_out
+    if as_json:
+        emit_json(result_json(r, written))
+    else:
+        print_result(r, written)
+        if trace_out and written is None:
+            click.echo(f"no counterexample, so nothing was written to {trace_out}")
+    raise SystemExit(exit_code(r.verdict))

@@ -1,0 +1,57 @@
+"""Shared fixtures: the guest-LBR model per variant (built once) and small toy models."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from lbrspec.explicit.explore import explore
+from lbrspec.explicit.instance import Instance
+from lbrspec.lang import BOOL, Sort, Spec, Variant, forall
+from lbrspec_models import guest_lbr
+
+
+@functools.lru_cache(maxsize=None)
+def model(variant: str = "v8"):
+    return guest_lbr.build(variant)
+
+
+@functools.lru_cache(maxsize=None)
+def explored(variant: str = "v8", vcpus: int = 2, pcpus: int = 2, hosts: int = 1, keep_graph: bool = False):
+    inst = Instance(model(variant), {"vCPU": vcpus, "pCPU": pcpus, "host_user": hosts})
+    return explore(inst, keep_graph=keep_graph)
+
+
+def token_ring(bug: bool = False, deadlock: bool = False):
+    """A toy: nodes pass one token around; ``bug`` lets a node mint a second token;
+    ``deadlock`` removes passing, so the system stops after the start."""
+    N = Sort("node", "n")
+    spec = Spec("ring", sorts=[N], default_sizes={"node": 3})
+    m = spec.machine("ring")
+    has = m.var("has", BOOL, index=[N], init=False)
+    started = m.var("started", BOOL, init=False)
+    start = m.transition("start", {"n": N}, guard=lambda n: ~started(),
+                         updates=lambda n: [has[n].becomes(True), started().becomes(True)])
+    give = None
+    if not deadlock:
+        give = m.transition(
+            "give", {"a": N, "b": N},
+            guard=lambda a, b: has[a] & (a != b),
+            updates=lambda a, b: [has.becomes_all(lambda n: (n == b) | (has[n] & (n != a)))],
+        )
+    if bug:
+        m.transition("mint", {"n": N}, guard=lambda n: started() & ~has[n], updates=lambda n: [has[n].becomes(True)])
+    spec.invariant("one_token", implies_one(N, has), doc="At most one node holds the token.")
+    spec.goal("token_moved", lambda a, b: has[a], on=give, doc="The token moves.") if give else None
+    spec.goal("everyone_holds", lambda n: has[n], params={"n": N}, doc="Every node holds the token at some time.")
+    return spec.build(Variant("bug" if bug else "ok", "toy"))
+
+
+def implies_one(N, has):
+    return forall(N, lambda a: forall(N, lambda b: ~(has[a] & has[b]) | (a == b)))
+
+
+@pytest.fixture
+def v8():
+    return model("v8")

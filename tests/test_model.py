@@ -1,0 +1,104 @@
+"""The guest-LBR model: v8 holds on the default instance, every goal is reached, and every
+variant is caught with the property DOMAIN.md §3 says it breaks, by a trace that replays in the
+reference semantics."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import explored, model
+from lbrspec.explicit.instance import Instance
+from lbrspec.explicit.replay import replay
+from lbrspec_models.guest_lbr import DOMAIN_TABLE, PATCHES, VARIANTS
+
+NON_DEFAULT = [name for name, v in VARIANTS.items() if v.kind != "design"]
+
+
+def test_v8_holds_on_the_default_instance_with_every_goal_reached():
+    r = explored("v8")
+    assert r.verdict == "holds" and r.complete
+    assert r.violation is None and r.deadlocks == 0
+    assert r.goals and all(g.reached for g in r.goals)
+    assert r.states > 10_000  # the instance is not trivial
+
+
+def test_the_changelog_alternatives_are_exactly_the_six_of_domain_md():
+    alts = {n: v.expected for n, v in VARIANTS.items() if v.kind == "alternative"}
+    assert alts == DOMAIN_TABLE
+
+
+@pytest.mark.parametrize("name", NON_DEFAULT)
+def test_each_variant_is_caught_with_its_expected_property(name):
+    r = explored(name)
+    assert r.verdict == "violated"
+    assert r.violation is not None and r.violation.kind == "invariant"
+    assert r.violation.names[0] == VARIANTS[name].expected
+
+
+@pytest.mark.parametrize("name", NON_DEFAULT)
+def test_each_counterexample_replays_to_the_violation(name):
+    r = explored(name)
+    trace = r.violation.trace
+    inst = Instance(model(name))
+    res = replay(inst, trace)
+    assert res.ok, res.reason
+    assert res.steps_replayed == len(trace)
+    assert VARIANTS[name].expected in res.final_violations
+    # shortest: no earlier state of the trace violates anything
+    assert all(i == len(trace) for i, _ in res.invariant_failures)
+
+
+@pytest.mark.parametrize("name", NON_DEFAULT)
+def test_a_counterexample_does_not_replay_against_v8_to_the_same_end(name):
+    """The variant's trace is a behaviour of the variant, not of v8: replayed against v8 it
+    either diverges or ends in a state where the property holds."""
+    trace = explored(name).violation.trace
+    res = replay(Instance(model("v8")), trace)
+    assert (not res.ok) or VARIANTS[name].expected not in res.final_violations
+
+
+def test_every_safety_invariant_can_fail():
+    """Each invariant is the expected failure of at least one variant (none is vacuous)."""
+    invs = {i.name for i in model("v8").invariants}
+    expected = {v.expected for v in VARIANTS.values() if v.expected}
+    assert invs == expected
+
+
+def test_every_property_and_variant_cites_a_patch_of_the_series():
+    m = model("v8")
+    for item in list(m.invariants) + list(m.goals):
+        assert re.search(r"patch (\d+)/14", item.patch), item.name
+        assert int(re.search(r"patch (\d+)/14", item.patch).group(1)) in PATCHES
+        assert item.doc.strip()
+    for v in VARIANTS.values():
+        if v.kind != "design":
+            assert v.patch, v.name
+
+
+def test_the_model_is_symmetric_in_its_sorts():
+    """No expression names a sort element: the model can only be written with parameters and
+    quantifiers (a precondition of symmetry reduction and of proofs for every size)."""
+    from lbrspec.lang.expr import Lit, walk
+    from lbrspec.lang.domains import SortDomain
+
+    m = model("v8")
+    exprs = [a.guard_x for a in m.actions] + [x for a in m.actions for u in a.updates_x for x in u.exprs()]
+    exprs += [i.body for i in m.invariants]
+    for e in exprs:
+        assert not any(isinstance(n, Lit) and isinstance(n.dom, SortDomain) for n in walk(e))
+
+
+def test_v8_also_holds_on_other_small_instances():
+    for sizes in [(1, 1, 1), (1, 2, 1), (2, 1, 1), (1, 1, 2)]:
+        r = explored("v8", *sizes)
+        assert r.violation is None, (sizes, r.violated)
+
+
+def test_unknown_variant_is_an_input_error():
+    from lbrspec.errors import InputError
+    from lbrspec_models.guest_lbr import build
+
+    with pytest.raises(InputError, match="unknown variant 'v9'"):
+        build("v9")
