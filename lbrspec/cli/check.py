@@ -8,6 +8,7 @@ import click
 
 from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
 from ..explicit.explore import ExploreResult, explore
+from ..explicit.vexplore import explore_vector
 from ..trace.itf import write_itf
 from ..trace.text import render
 from .common import Progress, check_writable, emit_json, make_instance, positive, size_options, variant_option
@@ -41,6 +42,9 @@ def result_json(r: ExploreResult, trace_out: str | None) -> dict[str, Any]:
         "depth": r.depth,
         "seconds": round(r.seconds, 3),
         "states_per_second": round(r.states / r.seconds) if r.seconds > 0 else None,
+        "engine": r.engine,
+        "symmetry": r.symmetry,
+        "bytes_per_state": round(r.bytes_per_state, 2) if r.bytes_per_state is not None else None,
         "violated": r.violated,
         "violations": viol.names if viol else [],
         "trace_length": len(viol.trace) if viol else None,
@@ -58,7 +62,11 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
     echo = click.echo
     echo(f"lbrspec check: model {model.name}, variant {v.name} ({v.description.rstrip('.')}), {r.instance.describe()}")
     rate = f" ({r.states / r.seconds:,.0f} states/s)" if r.seconds > 0 else ""
-    echo(f"  {r.states:,} distinct states, {r.transitions:,} transitions, depth {r.depth}, {r.seconds:.2f} s{rate}")
+    kind = "canonical states" if r.symmetry else "distinct states"
+    echo(f"  {r.states:,} {kind}, {r.transitions:,} transitions, depth {r.depth}, {r.seconds:.2f} s{rate}")
+    if r.symmetry:
+        echo(f"  symmetry reduction: one state per renaming of {', '.join(s.name + 's' for s in model.sorts)} "
+             f"({r.symmetry_group} renamings); --no-symmetry counts every state")
     if not r.complete:
         echo(f"  exploration stopped early: {r.stop_reason}")
     viol = r.violation
@@ -112,6 +120,13 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
 @click.option("--max-states", type=int, default=None, metavar="K", help="Stop as undetermined after K distinct states.")
 @click.option("--max-seconds", type=float, default=None, metavar="S", help="Stop as undetermined after S seconds.")
 @click.option("--trace-out", type=str, default=None, metavar="FILE", help="Write the counterexample as ITF JSON to FILE.")
+@click.option("--max-memory", type=int, default=None, metavar="MB",
+              help="Stop as undetermined when the process's resident memory passes MB mebibytes.")
+@click.option("--symmetry/--no-symmetry", default=None,
+              help="Store one state per renaming of vCPUs, pCPUs and host users (exact for safety properties; "
+                   "on by default with the vector engine).")
+@click.option("--engine", type=click.Choice(["vector", "python"]), default="vector", show_default=True,
+              help="vector: numpy over packed states (fast, compact); python: one state at a time (the reference explorer).")
 @click.option("--allow-deadlock", is_flag=True, help="Do not report states without enabled actions as violations.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
@@ -123,6 +138,9 @@ def check_cmd(
     max_states: int | None,
     max_seconds: float | None,
     trace_out: str | None,
+    max_memory: int | None,
+    symmetry: bool | None,
+    engine: str,
     allow_deadlock: bool,
     as_json: bool,
     quiet: bool,
@@ -134,20 +152,43 @@ def check_cmd(
     printed); 2 bad usage or input; 3 undetermined (a budget ran out).
     """
     positive(max_states, "--max-states")
+    positive(max_memory, "--max-memory")
+    if symmetry and engine == "python":
+        raise InputError("symmetry reduction needs the vector engine: use --engine vector or --no-symmetry")
+    if symmetry is None:
+        symmetry = engine == "vector"
     if max_seconds is not None and not max_seconds > 0:
         raise InputError(f"--max-seconds must be positive, got {max_seconds:g}")
     inst = make_instance(variant, vcpus, pcpus, hosts)
     check_writable(trace_out, "--trace-out")
     progress = Progress(enabled=not quiet)
     try:
-        r = explore(
-            inst,
-            max_states=max_states,
-            max_seconds=max_seconds,
-            check_deadlock=not allow_deadlock,
-            progress=progress,
-            progress_every=0.5,
-        )
+        if engine == "vector":
+            try:
+                r = explore_vector(
+                    inst,
+                    symmetry=symmetry,
+                    max_states=max_states,
+                    max_seconds=max_seconds,
+                    max_memory=max_memory * 2**20 if max_memory else None,
+                    check_deadlock=not allow_deadlock,
+                    progress=progress,
+                    progress_every=0.5,
+                )
+            except MemoryError:
+                raise InputError("out of memory before the ceiling was reached; give a lower --max-memory") from None
+            except ValueError as e:  # an instance the packing or the symmetry group cannot take
+                raise InputError(f"cannot explore this instance: {e}") from None
+        else:
+            r = explore(
+                inst,
+                max_states=max_states,
+                max_seconds=max_seconds,
+                max_memory=max_memory * 2**20 if max_memory else None,
+                check_deadlock=not allow_deadlock,
+                progress=progress,
+                progress_every=0.5,
+            )
     finally:
         progress.close()
     written = None

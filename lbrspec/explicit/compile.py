@@ -58,22 +58,44 @@ def _text(f: Frag) -> str:
 
 
 class _Gen:
-    """Partial evaluator from expressions to Python source over the state tuple ``s``."""
+    """Partial evaluator from expressions to Python source over the state tuple ``s``.
+
+    The ``fmt_*`` hooks decide how the residual (non-constant) operations are written, so the
+    same partial evaluation serves scalar Python here and numpy arrays in
+    :mod:`lbrspec.explicit.vcompile`.
+    """
 
     def __init__(self, inst: Instance, state_name: str = "s") -> None:
         self.inst = inst
         self.s = state_name
 
+    # -- how residual operations are written (scalar Python) ------------------------------
+    def fmt_read(self, slot: str, var) -> str:
+        return f"{self.s}[{slot}]"
+
+    def fmt_not(self, a: str) -> str:
+        return f"(not {a})"
+
+    def fmt_junction(self, is_and: bool, parts: list[str]) -> str:
+        return "(" + (" and " if is_and else " or ").join(parts) + ")"
+
+    def fmt_ite(self, c: str, t: str, f: str) -> str:
+        return f"({t} if {c} else {f})"
+
+    def fmt_range(self, x: str, lo: int, hi: int) -> str:
+        return f"({lo} <= {x} < {hi})"
+
+    # -- partial evaluation -----------------------------------------------------------------
     def expr(self, e: Expr, env: dict[Local, int]) -> Frag:
         if isinstance(e, Lit):
             return _c(e.code)
         if isinstance(e, Local):
             return _c(env[e])
         if isinstance(e, VarRef):
-            return _src(f"{self.s}[{self.slot_expr(e.var, e.args, env)}]")
+            return _src(self.fmt_read(self.slot_expr(e.var, e.args, env), e.var))
         if isinstance(e, Not):
             a = self.expr(e.arg, env)
-            return _c(not a[1]) if a[0] else _src(f"(not {a[1]})")
+            return _c(not a[1]) if a[0] else _src(self.fmt_not(str(a[1])))
         if isinstance(e, (And, Or)):
             return self._junction(isinstance(e, And), [self.expr(a, env) for a in e.args])
         if isinstance(e, Implies):
@@ -82,8 +104,8 @@ class _Gen:
                 return self.expr(e.b, env) if a[1] else _c(True)
             b = self.expr(e.b, env)
             if b[0]:
-                return _c(True) if b[1] else _src(f"(not {a[1]})")
-            return _src(f"((not {a[1]}) or {b[1]})")
+                return _c(True) if b[1] else _src(self.fmt_not(str(a[1])))
+            return _src(self.fmt_junction(False, [self.fmt_not(str(a[1])), str(b[1])]))
         if isinstance(e, Eq):
             a, b = self.expr(e.a, env), self.expr(e.b, env)
             if a[0] and b[0]:
@@ -94,7 +116,7 @@ class _Gen:
             if c[0]:
                 return self.expr(e.then if c[1] else e.else_, env)
             t, f = self.expr(e.then, env), self.expr(e.else_, env)
-            return _src(f"({_text(t)} if {c[1]} else {_text(f)})")
+            return _src(self.fmt_ite(str(c[1]), _text(t), _text(f)))
         if isinstance(e, Arith):
             a, b = self.expr(e.a, env), self.expr(e.b, env)
             if a[0] and b[0]:
@@ -120,7 +142,7 @@ class _Gen:
                 return _c(int(a[1]) == k) if a[0] else _src(f"({a[1]} == {k})")  # type: ignore[arg-type]
             lo = d.ctor_offset(e.tag, self.inst.sizes)
             hi = lo + self.inst.sizes[d.ctor_sort(e.tag)]
-            return _c(lo <= int(a[1]) < hi) if a[0] else _src(f"({lo} <= {a[1]} < {hi})")  # type: ignore[arg-type]
+            return _c(lo <= int(a[1]) < hi) if a[0] else _src(self.fmt_range(str(a[1]), lo, hi))  # type: ignore[arg-type]
         if isinstance(e, Quant):
             terms = [self.expr(e.body, {**env, e.var: c}) for c in self.inst.domain_codes(e.var.dom)]
             return self._junction(e.universal, terms)
@@ -140,7 +162,7 @@ class _Gen:
             return _c(is_and)
         if len(parts) == 1:
             return _src(parts[0])
-        return _src("(" + (" and " if is_and else " or ").join(parts) + ")")
+        return _src(self.fmt_junction(is_and, parts))
 
     def slot_expr(self, var, args: Sequence[Expr], env: dict[Local, int]) -> str:
         base = self.inst.base[var]

@@ -7,7 +7,11 @@ stored trace), reports goals reached or unreached and deadlocks, and, when asked
 edges to build the reachable graph as a ``networkx.DiGraph``.  Output is deterministic: states
 are numbered in discovery order and successors come in action-declaration order.
 
-Budgets (``max_states``, ``max_seconds``) end the run as *undetermined*, never as *holds*.
+Budgets (``max_states``, ``max_seconds``, ``max_memory``) and Ctrl-C end the run as
+*undetermined*, with the figures so far, never as *holds*.
+
+This is the reference explorer, one state at a time; :mod:`lbrspec.explicit.vexplore` is the
+fast one (numpy batches, packed states, symmetry reduction) that ``lbrspec check`` uses.
 """
 
 from __future__ import annotations
@@ -58,8 +62,21 @@ class ExploreResult:
     stop_reason: str | None = None  # why an incomplete run stopped
     edges: list[tuple[int, int, int]] | None = None  # (source, target, action instance), if kept
     compiled: Compiled | None = None
-    _states: list[State] = field(default_factory=list, repr=False)
-    _parent: list[tuple[int, int]] = field(default_factory=list, repr=False)
+    store: "StateStore | None" = field(default=None, repr=False)
+    engine: str = "python"
+    symmetry: bool = False
+    bytes_per_state: float | None = None  # the visited set's bytes per stored state, if measured
+    symmetry_group: int = 1  # number of renamings when symmetry reduction is on
+
+    @property
+    def _states(self) -> list[State]:
+        assert isinstance(self.store, ListStore)
+        return self.store.states
+
+    @property
+    def _parent(self) -> list[tuple[int, int]]:
+        assert isinstance(self.store, ListStore)
+        return self.store.parent
 
     @property
     def goals_unreached(self) -> list[str]:
@@ -70,11 +87,14 @@ class ExploreResult:
         return self.violation.names[0] if self.violation else None
 
     def state(self, sid: int) -> State:
-        return self._states[sid]
+        """State number ``sid`` (numbered in discovery order)."""
+        assert self.store is not None
+        return self.store.state(sid)
 
     def trace_to(self, sid: int, violation: str | None = None) -> Trace:
         """The (shortest, breadth-first) trace from an initial state to state ``sid``."""
-        return _trace(self.instance, self.compiled, self._states, self._parent, sid, violation)
+        assert self.store is not None
+        return self.store.trace_to(sid, violation)
 
     def graph(self):
         """The reachable graph as a ``networkx.DiGraph``: nodes are state numbers (attribute
@@ -95,6 +115,32 @@ class ExploreResult:
             else:
                 g.add_edge(src, dst, actions=[labels[aid]])
         return g
+
+
+class StateStore:
+    """Where an exploration keeps its states: numbered states and shortest traces to them."""
+
+    def state(self, sid: int) -> State:
+        raise NotImplementedError
+
+    def trace_to(self, sid: int, violation: str | None = None) -> Trace:
+        raise NotImplementedError
+
+
+class ListStore(StateStore):
+    """States as tuples in a list, with one parent link per state (the Python engine)."""
+
+    def __init__(self, inst: Instance, compiled: Compiled, states: list[State], parent: list[tuple[int, int]]) -> None:
+        self.inst = inst
+        self.compiled = compiled
+        self.states = states
+        self.parent = parent
+
+    def state(self, sid: int) -> State:
+        return self.states[sid]
+
+    def trace_to(self, sid: int, violation: str | None = None) -> Trace:
+        return _trace(self.inst, self.compiled, self.states, self.parent, sid, violation)
 
 
 def _label(inst: Instance, action, params) -> str:
@@ -120,11 +166,43 @@ def _trace(inst: Instance, compiled: Compiled | None, states: list[State], paren
     return trace_from_states(inst, seq, steps, violation=violation)
 
 
+def _rss() -> int:
+    from .vexplore import rss_bytes
+
+    return rss_bytes()
+
+
+def goal_statuses(
+    inst: Instance,
+    goal_hit: dict[tuple[int, tuple[int, ...]], int],
+    step_hit: dict[int, int],
+) -> list[GoalStatus]:
+    """Goal verdicts from the witnesses found: ``goal_hit`` maps (goal, binding) to a state,
+    ``step_hit`` maps a step goal to the state its step starts from."""
+    goals: list[GoalStatus] = []
+    for gi, g in enumerate(inst.model.goals):
+        if g.on is not None:
+            hit = step_hit.get(gi)
+            goals.append(GoalStatus(g.name, hit is not None, hit, summary=g.summary))
+        else:
+            missing = []
+            wit = None
+            for b in inst.bindings(g.params):
+                h = goal_hit.get((gi, b))
+                if h is None:
+                    missing.append(", ".join(f"{p.name}={p.dom.decode(c, inst.sizes)}" for p, c in zip(g.params, b)))
+                elif wit is None:
+                    wit = h
+            goals.append(GoalStatus(g.name, not missing, wit, missing if g.params else [], summary=g.summary))
+    return goals
+
+
 def explore(
     inst: Instance,
     *,
     max_states: int | None = None,
     max_seconds: float | None = None,
+    max_memory: int | None = None,
     stop_at_violation: bool = True,
     check_deadlock: bool = True,
     keep_graph: bool = False,
@@ -187,72 +265,63 @@ def explore(
             check_state(sid, s)
     head = 0
     last_report = t0
-    while head < len(states):
-        if violation is not None and stop_at_violation:
-            stop_reason = "violation"
-            break
-        if max_states is not None and len(states) > max_states:
-            stop_reason = f"state budget of {max_states} states exhausted"
-            break
-        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
-            stop_reason = f"time budget of {max_seconds:g} s exhausted"
-            break
-        sid = head
-        s = states[sid]
-        head += 1
-        out = succ(s)
-        if not out:
-            deadlocks += 1
-            if first_deadlock is None:
-                first_deadlock = sid
-                if check_deadlock and violation is None:
-                    violation = ("deadlock", ["deadlock"], sid)
-        transitions += len(out)
-        d = depth_of[sid] + 1
-        for aid, t in out:
-            if step_goals:
-                fns = step_goals.get(aid)
-                if fns:
-                    keep = []
-                    for gi, f in fns:
-                        if f(s):
-                            step_hit.setdefault(gi, sid)
+    try:
+        while head < len(states):
+            if violation is not None and stop_at_violation:
+                stop_reason = "violation"
+                break
+            if max_states is not None and len(states) > max_states:
+                stop_reason = f"state budget of {max_states} states exhausted"
+                break
+            if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+                stop_reason = f"time budget of {max_seconds:g} s exhausted"
+                break
+            if max_memory is not None and head & 4095 == 0 and _rss() > max_memory:
+                stop_reason = f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
+                break
+            sid = head
+            s = states[sid]
+            head += 1
+            out = succ(s)
+            if not out:
+                deadlocks += 1
+                if first_deadlock is None:
+                    first_deadlock = sid
+                    if check_deadlock and violation is None:
+                        violation = ("deadlock", ["deadlock"], sid)
+            transitions += len(out)
+            d = depth_of[sid] + 1
+            for aid, t in out:
+                if step_goals:
+                    fns = step_goals.get(aid)
+                    if fns:
+                        keep = []
+                        for gi, f in fns:
+                            if f(s):
+                                step_hit.setdefault(gi, sid)
+                            else:
+                                keep.append((gi, f))
+                        if keep:
+                            step_goals[aid] = keep
                         else:
-                            keep.append((gi, f))
-                    if keep:
-                        step_goals[aid] = keep
-                    else:
-                        del step_goals[aid]
-            tid = index.get(t)
-            if tid is None:
-                tid = add(t, sid, aid, d)
-                check_state(tid, t)
-            if edges is not None:
-                edges.append((sid, tid, aid))
-        if progress is not None and head & 1023 == 0:
-            now = time.perf_counter()
-            if now - last_report >= progress_every:
-                last_report = now
-                progress(len(states), len(states) - head, depth_of[sid], now - t0)
+                            del step_goals[aid]
+                tid = index.get(t)
+                if tid is None:
+                    tid = add(t, sid, aid, d)
+                    check_state(tid, t)
+                if edges is not None:
+                    edges.append((sid, tid, aid))
+            if progress is not None and head & 1023 == 0:
+                now = time.perf_counter()
+                if now - last_report >= progress_every:
+                    last_report = now
+                    progress(len(states), len(states) - head, depth_of[sid], now - t0)
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
     complete = head >= len(states) and stop_reason is None
     seconds = time.perf_counter() - t0
 
-    goals: list[GoalStatus] = []
-    for gi, g in enumerate(model.goals):
-        if g.on is not None:
-            hit = step_hit.get(gi)
-            goals.append(GoalStatus(g.name, hit is not None, hit, summary=g.summary))
-        else:
-            bindings = inst.bindings(g.params)
-            missing = []
-            wit = None
-            for b in bindings:
-                h = goal_hit.get((gi, b))
-                if h is None:
-                    missing.append(", ".join(f"{p.name}={p.dom.decode(c, inst.sizes)}" for p, c in zip(g.params, b)))
-                elif wit is None:
-                    wit = h
-            goals.append(GoalStatus(g.name, not missing, wit, missing if g.params else [], summary=g.summary))
+    goals = goal_statuses(inst, goal_hit, step_hit)
 
     viol = None
     if violation is not None:
@@ -280,6 +349,5 @@ def explore(
         stop_reason=stop_reason if not complete else None,
         edges=edges,
         compiled=comp,
-        _states=states,
-        _parent=parent,
+        store=ListStore(inst, comp, states, parent),
     )

@@ -1,0 +1,358 @@
+"""The fast explorer: breadth-first search over batches of packed states with numpy.
+
+Same search and same answers as :func:`lbrspec.explicit.explore.explore` (breadth-first, every
+invariant checked on every state as it is discovered, so the first violation is a shortest
+one; goals, deadlocks, budgets), organised for speed and memory:
+
+* states are packed into int64 words (:mod:`lbrspec.explicit.packing`) and kept once, in
+  discovery order, in a :class:`~lbrspec.explicit.hashset.StateSet` (at most about 15 bytes per
+  state for one-word instances; no Python object per state);
+* a breadth-first layer is expanded a batch at a time: each action's guard is evaluated over
+  the whole batch as one numpy expression and its successors are the parents' words plus a
+  per-word delta (:mod:`lbrspec.explicit.vcompile`);
+* no parent links are stored: states are numbered layer by layer, so a shortest trace to a state
+  is recovered afterwards by finding, layer by layer backwards, a state of the previous layer
+  with a step to it (only done for the states a user asks about);
+* with ``symmetry=True`` every successor is replaced by its canonical renaming
+  (:mod:`lbrspec.explicit.symmetry`) before it is looked up, and traces are turned back into
+  concrete ones.
+
+Within a batch successors are ordered by (parent, action), so numbering, verdicts and traces are
+deterministic and do not depend on the batch size.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..trace import Trace, trace_from_states
+from .compile import compile_instance
+from .explore import ExploreResult, GoalStatus, StateStore, Violation, goal_statuses
+from .hashset import StateSet
+from .instance import Instance, State
+from .packing import Layout
+from .symmetry import Symmetry
+from .vcompile import VecCompiled, as_mask, compile_vector
+
+ProgressFn = Callable[[int, int, int, float], None]
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except OSError:
+        return 0
+
+
+class PackedStore(StateStore):
+    """States of a vector exploration: packed, numbered by layer, traces recovered on demand."""
+
+    def __init__(self, inst: Instance, vc: VecCompiled, states: StateSet, layers: list[int], sym: Symmetry | None):
+        self.inst = inst
+        self.vc = vc
+        self.set = states
+        self.layers = layers  # layer d holds states layers[d] .. layers[d+1]-1
+        self.sym = sym
+        self._compiled = None
+
+    def state(self, sid: int) -> State:
+        return self.vc.layout.unpack(self.set.get(sid))
+
+    def depth(self, sid: int) -> int:
+        return bisect.bisect_right(self.layers, sid) - 1
+
+    def _predecessor(self, target: tuple[int, ...], layer: int) -> tuple[int, int]:
+        """The first (state, action instance) of ``layer`` with a step to ``target``."""
+        lay = self.vc.layout
+        lo, hi = self.layers[layer], self.layers[layer + 1]
+        for b in range(lo, hi, 1 << 15):
+            e = min(hi, b + (1 << 15))
+            W = self.set.words(b, e)
+            S = lay.unpack_array(W, np.int64)
+            n = e - b
+            AR = np.arange(n)
+            best: tuple[int, int] | None = None
+            for va in self.vc.actions:
+                if va.never:
+                    continue
+                m = as_mask(va.guard(S, AR), n)
+                idx = np.nonzero(m)[0]
+                if not idx.size:
+                    continue
+                d = va.delta(S, idx)
+                words = [W[w][idx] + d[w] for w in range(lay.nwords)]
+                if self.sym is not None:
+                    words = self.sym.canonical_words(lay.unpack_array(words, np.int64))
+                hit = np.ones(idx.size, dtype=bool)
+                for w in range(lay.nwords):
+                    hit &= words[w] == target[w]
+                if hit.any():
+                    cand = (b + int(idx[np.argmax(hit)]), va.index)
+                    if best is None or cand < best:
+                        best = cand
+            if best is not None:
+                return best
+        raise AssertionError("no predecessor found: the layer numbering is inconsistent")
+
+    def trace_to(self, sid: int, violation: str | None = None) -> Trace:
+        d = self.depth(sid)
+        path = [sid]
+        acts: list[int] = []
+        cur = sid
+        for layer in range(d - 1, -1, -1):
+            p, aid = self._predecessor(self.set.get(cur), layer)
+            path.append(p)
+            acts.append(aid)
+            cur = p
+        path.reverse()
+        acts.reverse()
+        actions = self.vc.actions
+        canon = [self.state(x) for x in path]
+        if self.sym is None:
+            steps = [(actions[a].instance.action, actions[a].instance.params) for a in acts]
+            return trace_from_states(self.inst, canon, steps, violation=violation)
+        # turn the canonical path into a concrete one: from a concrete state, take a step whose
+        # successor is a renaming of the next canonical state
+        if self._compiled is None:
+            self._compiled = compile_instance(self.inst)
+        comp = self._compiled
+        concrete = [canon[0]]
+        steps = []
+        for nxt in canon[1:]:
+            for aid, t in comp.successors(concrete[-1]):
+                if self.sym.canonical(t) == nxt:
+                    ai = comp.actions[aid]
+                    steps.append((ai.action, ai.params))
+                    concrete.append(tuple(int(x) for x in t))
+                    break
+            else:
+                raise AssertionError("a canonical step has no concrete counterpart")
+        return trace_from_states(self.inst, concrete, steps, violation=violation)
+
+
+def _first_true(mask: np.ndarray) -> int:
+    return int(np.argmax(mask)) if mask.any() else -1
+
+
+def explore_vector(
+    inst: Instance,
+    *,
+    symmetry: bool = False,
+    max_states: int | None = None,
+    max_seconds: float | None = None,
+    max_memory: int | None = None,
+    stop_at_violation: bool = True,
+    check_deadlock: bool = True,
+    progress: ProgressFn | None = None,
+    progress_every: float = 1.0,
+    batch_size: int = 1 << 16,
+    compiled: VecCompiled | None = None,
+) -> ExploreResult:
+    """Explore ``inst`` breadth-first; see the module docstring.  ``max_memory`` is in bytes of
+    resident memory."""
+    t0 = time.perf_counter()
+    model = inst.model
+    vc = compiled or compile_vector(inst)
+    lay = vc.layout
+    sym = Symmetry(inst, lay) if symmetry else None
+    nw = lay.nwords
+    S_set = StateSet(nw)
+
+    goal_hit: dict[tuple[int, tuple[int, ...]], int] = {}
+    step_hit: dict[int, int] = {}
+    open_state_goals = list(vc.state_goals)
+    open_step_goals = {k: list(v) for k, v in vc.step_goals.items()}
+    violation: tuple[str, list[str], int] | None = None
+    deadlocks = 0
+    transitions = 0
+    stop_reason: str | None = None
+
+    def check_new(ids: np.ndarray, words: list[np.ndarray]) -> None:
+        nonlocal violation, open_state_goals
+        if not ids.size:
+            return
+        S = lay.unpack_array(words, np.int64)
+        AR = np.arange(ids.size)
+        if violation is None:
+            bad_any = np.zeros(ids.size, dtype=bool)
+            masks = []
+            for f in vc.invariants:
+                bad = ~as_mask(f(S, AR), ids.size)
+                masks.append(bad)
+                bad_any |= bad
+            if bad_any.any():
+                i = _first_true(bad_any)
+                names = [model.invariants[k].name for k, m in enumerate(masks) if m[i]]
+                violation = ("invariant", names, int(ids[i]))
+        if open_state_goals:
+            keep = []
+            for gi, b, f in open_state_goals:
+                m = as_mask(f(S, AR), ids.size)
+                if m.any():
+                    goal_hit.setdefault((gi, b), int(ids[_first_true(m)]))
+                else:
+                    keep.append((gi, b, f))
+            open_state_goals = keep
+
+    # -- initial states ------------------------------------------------------------------------
+    inits: list[State] = []
+    seen: set[State] = set()
+    for s in inst.initial_states():
+        c = sym.canonical(s) if sym is not None else s
+        if c not in seen:
+            seen.add(c)
+            inits.append(c)
+    words0 = [np.array([lay.pack(s)[w] for s in inits], dtype=np.int64) for w in range(nw)]
+    ids0 = S_set.add_new(words0)
+    check_new(ids0, words0)
+    layers = [0, S_set.count]
+    last_report = t0
+
+    try:
+        while layers[-1] > layers[-2]:
+            if violation is not None and stop_at_violation:
+                stop_reason = "violation"
+                break
+            lo, hi = layers[-2], layers[-1]
+            b = lo
+            while b < hi:
+                if violation is not None and stop_at_violation:
+                    break
+                if max_states is not None and S_set.count > max_states:
+                    stop_reason = f"state budget of {max_states} states exhausted"
+                    break
+                now = time.perf_counter()
+                if max_seconds is not None and now - t0 > max_seconds:
+                    stop_reason = f"time budget of {max_seconds:g} s exhausted"
+                    break
+                if max_memory is not None and rss_bytes() > max_memory:
+                    stop_reason = f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
+                    break
+                e = min(hi, b + batch_size)
+                n = e - b
+                W = S_set.words(b, e)
+                S = lay.unpack_array(W, np.int64)
+                AR = np.arange(n)
+                enabled = np.zeros(n, dtype=bool)
+                parts_w: list[list[np.ndarray]] = [[] for _ in range(nw)]
+                parts_p: list[np.ndarray] = []
+                parts_a: list[np.ndarray] = []
+                for va in vc.actions:
+                    if va.never:
+                        continue
+                    m = as_mask(va.guard(S, AR), n)
+                    idx = np.nonzero(m)[0]
+                    if not idx.size:
+                        continue
+                    enabled |= m
+                    d = va.delta(S, idx)
+                    for w in range(nw):
+                        parts_w[w].append(W[w][idx] + d[w])
+                    parts_p.append(idx)
+                    parts_a.append(np.full(idx.size, va.index, dtype=np.int32))
+                    goals_here = open_step_goals.get(va.index)
+                    if goals_here:
+                        keep = []
+                        for gi, f in goals_here:
+                            gm = as_mask(f(S, idx), idx.size)
+                            if gm.any():
+                                step_hit.setdefault(gi, b + int(idx[_first_true(gm)]))
+                            else:
+                                keep.append((gi, f))
+                        if keep:
+                            open_step_goals[va.index] = keep
+                        else:
+                            del open_step_goals[va.index]
+                dead = ~enabled
+                if dead.any():
+                    deadlocks += int(dead.sum())
+                    if check_deadlock and violation is None:
+                        violation = ("deadlock", ["deadlock"], b + _first_true(dead))
+                if parts_p:
+                    NW = [np.concatenate(parts_w[w]) for w in range(nw)]
+                    PAR = np.concatenate(parts_p)
+                    ACT = np.concatenate(parts_a)
+                    transitions += PAR.size
+                    if sym is not None:
+                        NW = sym.canonical_words(lay.unpack_array(NW, np.int64))
+                    order = np.lexsort((ACT, PAR))
+                    NW = [x[order] for x in NW]
+                    if nw == 1:
+                        _, first = np.unique(NW[0], return_index=True)
+                    else:
+                        _, first = np.unique(np.stack(NW, axis=1), axis=0, return_index=True)
+                    first.sort()
+                    cand = [x[first] for x in NW]
+                    found = S_set.lookup(cand)
+                    new = found < 0
+                    if new.any():
+                        fresh = [x[new] for x in cand]
+                        ids = S_set.add_new(fresh)
+                        check_new(ids, fresh)
+                b = e
+                if progress is not None:
+                    now = time.perf_counter()
+                    if now - last_report >= progress_every:
+                        last_report = now
+                        progress(S_set.count, S_set.count - b, len(layers) - 1, now - t0)
+            if stop_reason is not None or (violation is not None and stop_at_violation):
+                if stop_reason is None:
+                    stop_reason = "violation"
+                break
+            layers.append(S_set.count)
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    if layers[-1] != S_set.count:
+        layers.append(S_set.count)
+    complete = stop_reason is None
+    seconds = time.perf_counter() - t0
+
+    if sym is not None:
+        # a goal reached for one binding is reached for every renaming of it
+        for (gi, bnd), sid in list(goal_hit.items()):
+            params = model.goals[gi].params
+            for r in sym.group:
+                img = tuple(
+                    r.perm[p.dom.sort][c] if hasattr(p.dom, "sort") else c for p, c in zip(params, bnd)
+                )
+                goal_hit.setdefault((gi, img), sid)
+    goals: list[GoalStatus] = goal_statuses(inst, goal_hit, step_hit)
+    store = PackedStore(inst, vc, S_set, layers, sym)
+    viol = None
+    if violation is not None:
+        kind, names, vsid = violation
+        viol = Violation(kind, names, vsid, store.trace_to(vsid, names[0]))
+    if viol is not None:
+        verdict = "violated"
+    elif not complete:
+        verdict = "undetermined"
+    elif any(not g.reached for g in goals):
+        verdict = "violated"
+    else:
+        verdict = "holds"
+    return ExploreResult(
+        instance=inst,
+        verdict=verdict,
+        states=S_set.count,
+        transitions=transitions,
+        seconds=seconds,
+        depth=sum(1 for i in range(len(layers) - 1) if layers[i + 1] > layers[i]) - 1,
+        complete=complete,
+        violation=viol,
+        goals=goals,
+        deadlocks=deadlocks,
+        stop_reason=stop_reason if not complete else None,
+        store=store,
+        engine="vector",
+        symmetry=sym is not None,
+        bytes_per_state=S_set.nbytes() / max(1, S_set.count),
+        symmetry_group=len(sym) if sym is not None else 1,
+    )

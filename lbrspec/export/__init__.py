@@ -1,0 +1,1 @@
+"""Exporting a model instance to other model checkers (Promela for SPIN)."""
