@@ -127,3 +127,49 @@ def test_help_and_version(capsys):
     assert code == 0 and "--trace-out" in out and "Exit status" in out
     code, out, _ = run(capsys, "--version")
     assert code == 0 and "0.1.0" in out
+
+
+def test_engines_and_symmetry_options_agree_on_the_verdict(capsys):
+    results = {}
+    for args in (["--no-symmetry"], ["--engine", "python"], []):
+        code, out, _ = run(capsys, "check", "--json", "--quiet", *args)
+        d = json.loads(out)
+        results[tuple(args)] = (code, d["verdict"], d["states"], d["symmetry"], d["engine"])
+    assert results[("--no-symmetry",)][:3] == results[("--engine", "python")][:3]
+    assert results[()][0] == 0 and results[()][3] is True and results[()][2] < results[("--no-symmetry",)][2]
+    code, _, err = run(capsys, "check", "--engine", "python", "--symmetry")
+    assert code == 2 and "needs the vector engine" in err
+
+
+def test_memory_ceiling_is_undetermined(capsys):
+    code, out, _ = run(capsys, "check", "--max-memory", "1", "--json")
+    assert code == 3 and "memory ceiling" in json.loads(out)["stop_reason"]
+
+
+def test_ctrl_c_prints_the_partial_figures_and_exits_3(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from lbrspec.cli import main; main()", "check", "--vcpus", "3", "--pcpus", "3",
+         "--no-symmetry", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, (out, err)
+    assert "stopped early: interrupted" in out and "UNDETERMINED" in out
+    assert "Traceback" not in err
+
+
+def test_export_promela(capsys, tmp_path):
+    code, out, _ = run(capsys, "export", "promela", "--vcpus", "1", "--pcpus", "1")
+    assert code == 0 and "active proctype lbrspec()" in out and "d_step" in out
+    f = tmp_path / "m.pml"
+    code, out, _ = run(capsys, "export", "promela", "--variant", "no-bit-62", "--invariant", "isolation", "-o", str(f))
+    assert code == 0 and out == "" and "inv_isolation" in f.read_text() and "inv_single_owner" not in f.read_text()
+    code, _, err = run(capsys, "export", "promela", "--invariant", "bogus")
+    assert code == 2 and "unknown invariant 'bogus'" in err
