@@ -21,15 +21,20 @@ def export_group() -> None:
 @size_options
 @click.option("--invariant", "invariants", multiple=True, metavar="NAME",
               help="Assert only this invariant (repeatable; default: every invariant).")
+@click.option("--no-hidden", is_flag=True,
+              help="Declare the step temporaries as ordinary variables reset to 0 after every step "
+                   "(SPIN's multi-core and breadth-first modes refuse hidden variables).")
 @click.option("-o", "--output", type=str, default=None, metavar="FILE", help="Write to FILE instead of standard output.")
-def promela_cmd(variant, vcpus, pcpus, hosts, invariants, output) -> None:
+def promela_cmd(variant, vcpus, pcpus, hosts, invariants, no_hidden, output) -> None:
     """Export one instance as Promela: one d_step per action and parameter binding, every
     invariant as an assertion.  Check it with SPIN, for example:
 
     \b
       lbrspec export promela -o lbr.pml
       spin -a lbr.pml && gcc -O2 -DNOREDUCE -DSAFETY -o pan pan.c && ./pan -m10000000
-      gcc -O2 -DNOREDUCE -DSAFETY -DNCORE=2 -o pan pan.c && ./pan -m10000000   # multi-core
+      lbrspec export promela --no-hidden -o lbr.pml
+      spin -search -dfspar -DNOREDUCE -DSAFETY lbr.pml        # multi-core
+      spin -search -swarm8,4 -DNOREDUCE -DSAFETY lbr.pml      # swarm (bitstate, incomplete)
 
     SPIN stores one state more than `lbrspec check --no-symmetry` explores: the state before
     the initial values are chosen.
@@ -40,7 +45,7 @@ def promela_cmd(variant, vcpus, pcpus, hosts, invariants, output) -> None:
         if name not in known:
             raise InputError(f"unknown invariant {name!r}; known: {', '.join(known)}")
     check_writable(output, "--output")
-    text = to_promela(inst, invariants=list(invariants) or None)
+    text = to_promela(inst, invariants=list(invariants) or None, hidden=not no_hidden)
     if output:
         try:
             Path(output).write_text(text)
