@@ -39,3 +39,18 @@ def test_each_invariant_is_checked_by_spin_under_its_own_name(tmp_path):
     text = to_promela(Instance(model("v8")))
     for inv in model("v8").invariants:
         assert f"assert(inv_{inv.name} && " in text
+
+
+def test_the_export_runs_in_spins_multi_core_mode(tmp_path):
+    import re
+    import subprocess
+
+    ref = explored("v8", 1, 2, 1)
+    (tmp_path / "m.pml").write_text(to_promela(ref.instance, hidden=False))
+    out = subprocess.run(
+        ["spin", "-search", "-dfspar", "-DNOREDUCE", "-DSAFETY", "m.pml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    ).stdout
+    m = re.search(r"(\d+) states, stored", out)
+    assert m and int(m.group(1)) == ref.states + SPIN_EXTRA_STATES, out[-1500:]
+    assert "errors: 0" in out
