@@ -9,7 +9,11 @@ import click
 
 from ..errors import EXIT_HOLDS, EXIT_VIOLATED, InputError
 from ..explicit.instance import Instance
+from ..explicit.evaluate import evaluate
+from ..explicit.evaluate import step as eval_step
 from ..explicit.replay import ReplayResult, replay
+from ..lang.expr import And
+from ..lang.pretty import show
 from ..lang.spec import Model
 from ..trace import Trace
 from ..trace.itf import read_itf
@@ -78,6 +82,23 @@ def replay_file(path: str, variant: str | None) -> tuple[Instance, Trace, Replay
     return inst, trace, result, origin
 
 
+def false_guard_parts(inst: Instance, trace: Trace, r: ReplayResult) -> list[str]:
+    """For a step that is not enabled: the conjuncts of its guard that are false there."""
+    if r.ok or not r.diverged_at or r.diverged_at > len(trace.steps) or not r.states:
+        return []
+    st = trace.steps[r.diverged_at - 1]
+    try:
+        action = inst.model.action(st.action)
+        params = inst.encode_params(action, st.params)
+    except (KeyError, InputError):
+        return []
+    if eval_step(inst, action, params, r.states[-1]) is not None:
+        return []  # enabled, but it leads elsewhere
+    env = dict(zip(action.params, params))
+    parts = list(action.guard.args) if isinstance(action.guard, And) else [action.guard]
+    return [show(c) for c in parts if not evaluate(c, inst, r.states[-1], env)]
+
+
 def result_json(path: str, inst: Instance, trace: Trace, r: ReplayResult, origin: str) -> dict[str, Any]:
     return {
         "file": path,
@@ -90,6 +111,7 @@ def result_json(path: str, inst: Instance, trace: Trace, r: ReplayResult, origin
         "steps_replayed": r.steps_replayed,
         "diverged_at": r.diverged_at,
         "reason": r.reason,
+        "false_guard_parts": false_guard_parts(inst, trace, r),
         "invariant_failures": [{"state": i, "invariant": n} for i, n in r.invariant_failures],
         "verdict": verdict(r),
     }
@@ -129,7 +151,12 @@ def print_result(path: str, inst: Instance, trace: Trace, r: ReplayResult, origi
             st = trace.steps[r.diverged_at - 1]
             st_label = f" ({st.label()})" if st.action else ""
         where = "the initial state" if r.diverged_at == 0 else f"step {r.diverged_at}{st_label}"
-        echo(f"DIVERGES at {where}: {r.reason}")
+        reason = re.sub(r"^step \d+: ", "", r.reason or "")
+        echo(f"DIVERGES at {where}: {reason}")
+        false_parts = false_guard_parts(inst, trace, r)
+        if false_parts:
+            binding = ", ".join(f"{k}={v}" for k, v in trace.steps[r.diverged_at - 1].params.items())
+            echo(f"  false in the model's state {r.diverged_at - 1}{f' (with {binding})' if binding else ''}: {'; '.join(false_parts)}")
         if r.invariant_failures:
             echo(f"  before that, invariants failed: {_summary(r)}")
     elif r.invariant_failures:
