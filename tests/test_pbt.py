@@ -135,3 +135,19 @@ def test_the_generated_test_case_fails_on_a_broken_variant():
     with pytest.raises(InvariantViolated) as info:
         case_class("runTest").debug()
     assert info.value.names == ["no_counter"]
+
+
+def test_the_readme_two_lines_work():
+    import re
+    import unittest
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Property-based testing with Hypothesis", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.+?)\n```", section, re.S)[0]
+    assert len(code.splitlines()) == 2
+    ns = {"my_model": token_ring()}
+    exec(code, ns)
+    case = ns["TestMyModel"]
+    assert issubclass(case, unittest.TestCase)
+    case("runTest").debug()  # the toy ring holds its invariant: the test passes

@@ -71,7 +71,11 @@ def load_instance(trace: Trace, path: str, variant: str | None) -> tuple[Instanc
 
 def replay_file(path: str, variant: str | None) -> tuple[Instance, Trace, ReplayResult, str]:
     """Read, check and replay ``path``; anything that is not a trace of this model is an InputError."""
-    trace = read_itf(path)
+    try:
+        trace = read_itf(path)
+    except InputError as e:
+        text = str(e)
+        raise InputError(text if text.startswith(f"{path}:") or path in text else f"{path}: {text}") from None
     inst, origin = load_instance(trace, path, variant)
     try:
         result = replay(inst, trace)

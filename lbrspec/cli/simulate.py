@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -14,6 +15,40 @@ from .common import check_writable, emit_json, make_instance, positive, size_opt
 
 #: Hypothesis keeps a run's choices in a bounded buffer; far longer walks would be cut short.
 MAX_STEPS = 2000
+
+
+class WalkProgress:
+    """Progress of a long simulation: a live line on a terminal, a line every 10 s otherwise."""
+
+    def __init__(self, enabled: bool, delay: float = 2.0) -> None:
+        self.enabled = enabled
+        self.delay = delay
+        self.tty = sys.stderr.isatty()
+        self._status: Any = None
+        self._last_line = 0.0
+        self._last_update = 0.0
+
+    def __call__(self, walks: int, steps: int, seconds: float) -> None:
+        if not self.enabled or seconds < self.delay or seconds - self._last_update < 0.5:
+            return
+        self._last_update = seconds
+        text = f"{walks:,} walks, {steps:,} steps, {steps / seconds:,.0f} steps/s, {seconds:.0f} s"
+        if self.tty:
+            if self._status is None:
+                from rich.console import Console
+
+                self._status = Console(stderr=True).status(text)
+                self._status.start()
+            else:
+                self._status.update(text)
+        elif seconds - self._last_line >= 10.0:
+            self._last_line = seconds
+            click.echo(f"progress: {text}", err=True)
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
 
 def result_json(r: SimulateResult, trace_out: str | None) -> dict[str, Any]:
@@ -34,6 +69,7 @@ def result_json(r: SimulateResult, trace_out: str | None) -> dict[str, Any]:
         "violated": f.violation if f else None,
         "violations": f.names if isinstance(f, InvariantViolated) else ([f.violation] if f else []),
         "found_length": len(r.found.steps) if r.found else None,
+        "hypothesis_shrink": r.hypothesis_shrink,
         "trace_length": len(f.steps) if f else None,
         "minimize_seconds": round(r.minimize_seconds, 3) if f else None,
         "trace_out": trace_out if f and trace_out else None,
@@ -65,10 +101,9 @@ def print_result(r: SimulateResult, trace_out: str | None) -> None:
     else:
         echo(f"VIOLATED: {f.headline()}")
     echo("")
-    echo(
-        f"The failing walk had {len(r.found.steps)} steps; minimized to {len(f.steps)} "
-        f"in {r.minimize_seconds:.2f} s, and replayed by the reference semantics."
-    )
+    first = (f"Hypothesis shrank the failing walk to {len(r.found.steps)} steps" if r.hypothesis_shrink
+             else f"The first failing walk had {len(r.found.steps)} steps")
+    echo(f"{first}; minimized to {len(f.steps)} in {r.minimize_seconds:.2f} s, and replayed by the reference semantics.")
     echo("")
     from ..trace.text import render
 
@@ -88,6 +123,7 @@ def print_result(r: SimulateResult, trace_out: str | None) -> None:
 @click.option("--hypothesis-shrink", is_flag=True, help="Also run Hypothesis's own shrinker before minimizing (slower).")
 @click.option("--allow-deadlock", is_flag=True, help="Do not report states without enabled actions as violations.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
 def simulate_cmd(
     variant: str | None,
     vcpus: int | None,
@@ -100,6 +136,7 @@ def simulate_cmd(
     hypothesis_shrink: bool,
     allow_deadlock: bool,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Random walks checking every invariant after every step, on any instance size.
 
@@ -119,7 +156,14 @@ def simulate_cmd(
         raise InputError(f"--seed must be non-negative, got {seed}")
     inst = make_instance(variant, vcpus, pcpus, hosts)
     check_writable(trace_out, "--trace-out")
-    r = simulate(inst, runs=runs, steps=steps, seed=seed, hypothesis_shrink=hypothesis_shrink, allow_deadlock=allow_deadlock)
+    progress = WalkProgress(enabled=not quiet)
+    try:
+        r = simulate(
+            inst, runs=runs, steps=steps, seed=seed, hypothesis_shrink=hypothesis_shrink,
+            allow_deadlock=allow_deadlock, progress=progress,
+        )
+    finally:
+        progress.close()
     written = None
     if r.failure is not None and trace_out:
         write_itf(r.failure.trace, trace_out, description=f"lbrspec simulate (seed {seed}): counterexample for {r.failure.violation}")

@@ -8,7 +8,7 @@ with ``adapter=``) by a small :class:`Adapter`:
   implementation's VM-exit handler for ``guest_lbr_exit(v=v0, p=p0)``; ``model`` is the state
   *before* the step, from which the implementation may read whatever environment it does not
   implement itself (the scheduler, host perf, the hardware).  An implementation that cannot take
-  the step raises :class:`Refused`;
+  the step raises :class:`Refused`; any other exception it raises is a failure too;
 * ``observe()``: the implementation's state as model values, keyed by slot name (``pc[v0]``)
   or by a definition of the model applied to elements (``irqs_off(p0)``, ``absent(v1)``): a
   definition is how an implementation that keeps its state differently (a pointer to a perf
@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Mapping, NoReturn, Protocol
 
-from ..errors import InputError
+from ..errors import InputError, LbrspecError
 from ..explicit.evaluate import evaluate
 from ..explicit.instance import Instance, State
 from ..lang.domains import BoolDomain, Value
@@ -117,6 +117,10 @@ class Conformer:
             self.adapter.perform(action.name, decoded, ModelView(self.inst, pre))
         except Refused as e:
             self.fail([], str(e) or type(e).__name__)
+        except LbrspecError:
+            raise
+        except Exception as e:  # the implementation crashed on a step of the model: a finding
+            self.fail([], f"it raised {type(e).__name__}: {e}")
         self.compare(post)
 
     def compare(self, state: State) -> None:

@@ -52,6 +52,7 @@ class RunStats:
     seconds: float = 0.0  # time spent inside rules (stepping, invariants, conformance)
     longest: int = 0
     actions: dict[str, int] = field(default_factory=dict)
+    on_run: Callable[["RunStats"], None] | None = None  # called as each walk starts (progress)
 
     def reset(self) -> None:
         self.runs = self.steps = self.longest = 0
@@ -124,6 +125,8 @@ class ModelMachine(RuleBasedStateMachine):
         self._enabled: dict[int, list[_Choice]] = {}
         self._conformer = None
         self.stats.runs += 1
+        if self.stats.on_run is not None:
+            self.stats.on_run(self.stats)
 
     # -- internals ------------------------------------------------------------------------------
     def _arrive(self, state: State) -> None:

@@ -43,6 +43,8 @@ class SimulateResult:
     runs: int  # walks Hypothesis executed (including discarded and shrinking ones)
     steps: int  # steps taken over all walks
     seconds: float  # Hypothesis, search and shrinking
+    rule_seconds: float = 0.0  # of which inside the rules: stepping, invariants, conformance
+    hypothesis_shrink: bool = False
     found: ModelFailure | None = None
     failure: ModelFailure | None = None  # ``found`` minimized, replayed
     minimize_seconds: float = 0.0
@@ -84,8 +86,12 @@ def simulate(
     minimize: bool = True,
     allow_deadlock: bool = False,
     adapter: "Callable[[], Adapter] | None" = None,
+    progress: Callable[[int, int, float], None] | None = None,
 ) -> SimulateResult:
-    """Search ``target`` (a model at ``sizes``, an instance, or a generated machine) for a failure."""
+    """Search ``target`` (a model at ``sizes``, an instance, or a generated machine) for a failure.
+
+    ``progress(walks, steps, seconds)`` is called as each walk starts.
+    """
     if isinstance(target, type) and issubclass(target, ModelMachine):
         machine = target
     else:
@@ -93,11 +99,15 @@ def simulate(
     machine.stats.reset()
     hypothesis_seed(seed)(machine)
     t0 = time.perf_counter()
+    if progress is not None:
+        machine.stats.on_run = lambda stats: progress(stats.runs, stats.steps, time.perf_counter() - t0)
     found: ModelFailure | None = None
     try:
         run_state_machine_as_test(machine, settings=search_settings(runs, steps, hypothesis_shrink))
     except ModelFailure as e:
         found = e
+    finally:
+        machine.stats.on_run = None
     seconds = time.perf_counter() - t0
     result = SimulateResult(
         instance=machine.instance,
@@ -107,6 +117,8 @@ def simulate(
         runs=machine.stats.runs,
         steps=machine.stats.steps,
         seconds=seconds,
+        rule_seconds=machine.stats.seconds,
+        hypothesis_shrink=hypothesis_shrink,
         found=found,
     )
     if found is not None:
