@@ -19,6 +19,7 @@ which removes the steps Hypothesis's shrinker could not.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Sequence
 
 from ..explicit.instance import Instance, State
@@ -50,6 +51,7 @@ class ModelFailure(AssertionError):
         self._trace: Trace | None = None
         self.machine: "type[ModelMachine] | None" = None  # set by the machine that raised it
         self._minimized: ModelFailure | None = None
+        self.minimize_seconds = 0.0
 
     @property
     def violation(self) -> str:
@@ -74,7 +76,9 @@ class ModelFailure(AssertionError):
             else:
                 from .minimize import minimize
 
+                t0 = time.perf_counter()
                 self._minimized = minimize(self.machine, self)
+                self.minimize_seconds = time.perf_counter() - t0
         return self._minimized
 
     def render(self, note: str = "") -> str:

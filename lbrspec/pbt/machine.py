@@ -117,16 +117,18 @@ class ModelMachine(RuleBasedStateMachine):
     _owner: list[tuple[int, tuple[int, ...], str]]  # action-instance index -> (action pos, params, label)
     _actions: tuple[Action, ...]
 
-    def __init__(self) -> None:
+    def __init__(self, counted: bool = True) -> None:
+        """``counted``: the walk adds to the class's :class:`RunStats` (not so for re-runs)."""
         super().__init__()
         self.state: State | None = None
         self.states: list[State] = []
         self.steps: list[tuple[Action, tuple[int, ...]]] = []
         self._enabled: dict[int, list[_Choice]] = {}
         self._conformer = None
-        self.stats.runs += 1
-        if self.stats.on_run is not None:
-            self.stats.on_run(self.stats)
+        self._stats = type(self).stats if counted else RunStats()
+        self._stats.runs += 1
+        if self._stats.on_run is not None:
+            self._stats.on_run(self._stats)
 
     # -- internals ------------------------------------------------------------------------------
     def _arrive(self, state: State) -> None:
@@ -151,7 +153,7 @@ class ModelMachine(RuleBasedStateMachine):
         action = self._actions[pos]
         pre = self.state
         self.steps.append((action, choice.params))
-        stats = self.stats
+        stats = self._stats
         stats.steps += 1
         stats.actions[action.name] = stats.actions.get(action.name, 0) + 1
         if len(self.steps) > stats.longest:
@@ -271,7 +273,7 @@ def rule_machine(
             self._arrive(start.state)
             self._start_conformance(start.state)
         finally:
-            self.stats.seconds += time.perf_counter() - t0
+            self._stats.seconds += time.perf_counter() - t0
 
     ns["initial_state"] = initial_state
     taken = {"initial_state", "no_action_enabled"}
