@@ -117,6 +117,7 @@ MALFORMED = {
                                 "states": [{"#meta": {"index": 0}, "x": 1}, {"x": 2}]}),
     "another model": json.dumps({"#meta": {"model": "raft"}, "states": [{"x": 1}]}),
     "an unknown variant": json.dumps({"#meta": {"model": "guest_lbr", "variant": "v99"}, "states": [{"x": 1}]}),
+    "nested too deeply": "[" * 100_000 + "]" * 100_000,
     "bad sizes": json.dumps({"#meta": {"model": "guest_lbr", "sizes": {"vCPU": 0}}, "states": [{"x": 1}]}),
 }
 
@@ -139,7 +140,8 @@ def test_replay_of_a_missing_file_or_a_directory_exit_2(capsys, tmp_path):
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 300) | st.sampled_from(["v0", "p1", "h0", "x", "ACTIVE", "vcpu"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["#map", "#tup", "tag", "value", "a"]), inner, max_size=2),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["#map", "#tup", "tag", "value", "a"]), inner, max_size=2),
     max_leaves=6,
 )
 

@@ -34,7 +34,7 @@ def test_each_broken_copy_fails_with_a_readable_trace(broken, observation):
     assert f.differences and all(k.startswith(observation) for k, _, _ in f.differences)
     text = f.render()
     assert "the implementation does not conform at step" in text
-    assert f"in the model but" in text and "  1  " in text
+    assert "in the model but" in text and "  1  " in text
     # the model's side of the trace is a run of the model
     assert replay(f.instance, f.trace).ok
     assert len(f.steps) <= len(r.found.steps)

@@ -76,6 +76,8 @@ def replay_file(path: str, variant: str | None) -> tuple[Instance, Trace, Replay
     except InputError as e:
         text = str(e)
         raise InputError(text if text.startswith(f"{path}:") or path in text else f"{path}: {text}") from None
+    except RecursionError:  # json.loads on pathologically nested input
+        raise InputError(f"{path}: not an ITF trace (JSON nested too deeply)") from None
     inst, origin = load_instance(trace, path, variant)
     try:
         result = replay(inst, trace)
@@ -160,7 +162,8 @@ def print_result(path: str, inst: Instance, trace: Trace, r: ReplayResult, origi
         false_parts = false_guard_parts(inst, trace, r)
         if false_parts:
             binding = ", ".join(f"{k}={v}" for k, v in trace.steps[r.diverged_at - 1].params.items())
-            echo(f"  false in the model's state {r.diverged_at - 1}{f' (with {binding})' if binding else ''}: {'; '.join(false_parts)}")
+            with_ = f" (with {binding})" if binding else ""
+            echo(f"  false in the model's state {r.diverged_at - 1}{with_}: {'; '.join(false_parts)}")
         if r.invariant_failures:
             echo(f"  before that, invariants failed: {_summary(r)}")
     elif r.invariant_failures:

@@ -118,7 +118,9 @@ def print_result(r: SimulateResult, trace_out: str | None) -> None:
 @size_options
 @click.option("--steps", type=int, default=50, show_default=True, metavar="S", help="Longest walk, in steps.")
 @click.option("--runs", type=int, default=2000, show_default=True, metavar="R", help="Number of walks Hypothesis completes.")
-@click.option("--seed", type=int, default=0, show_default=True, metavar="X", help="Seed: the same seed gives the same walks and output.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, metavar="X", help="Seed: the same seed gives the same walks and output."
+)
 @click.option("--trace-out", type=str, default=None, metavar="FILE", help="Write the shrunk counterexample as ITF JSON to FILE.")
 @click.option("--hypothesis-shrink", is_flag=True, help="Also run Hypothesis's own shrinker before minimizing (slower).")
 @click.option("--allow-deadlock", is_flag=True, help="Do not report states without enabled actions as violations.")
@@ -166,7 +168,8 @@ def simulate_cmd(
         progress.close()
     written = None
     if r.failure is not None and trace_out:
-        write_itf(r.failure.trace, trace_out, description=f"lbrspec simulate (seed {seed}): counterexample for {r.failure.violation}")
+        description = f"lbrspec simulate (seed {seed}): counterexample for {r.failure.violation}"
+        write_itf(r.failure.trace, trace_out, description=description)
         written = trace_out
     if as_json:
         emit_json(result_json(r, written))

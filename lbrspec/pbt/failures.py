@@ -84,7 +84,8 @@ class ModelFailure(AssertionError):
     def render(self, note: str = "") -> str:
         """The headline and the trace as text."""
         model = self.instance.model
-        title = f"{self.headline()}\n{note}\nTrace of {model.name} (variant {model.variant.name}; {self.instance.describe()}), {len(self.steps)} steps:"
+        what = f"{model.name} (variant {model.variant.name}; {self.instance.describe()})"
+        title = f"{self.headline()}\n{note}\nTrace of {what}, {len(self.steps)} steps:"
         return render(self.trace, model, title=title).rstrip("\n")
 
     def __str__(self) -> str:
@@ -94,7 +95,8 @@ class ModelFailure(AssertionError):
             small = self
         note = ""
         if len(small.steps) < len(self.steps):
-            note = f"(Hypothesis's run had {len(self.steps)} steps; {len(self.steps) - len(small.steps)} of them are not needed and are left out)\n"
+            extra = len(self.steps) - len(small.steps)
+            note = f"(Hypothesis's run had {len(self.steps)} steps; {extra} of them are not needed and are left out)\n"
         return small.render(note)
 
     def __reduce__(self):  # exceptions are pickled by some runners; keep the data

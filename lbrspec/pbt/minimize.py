@@ -29,7 +29,9 @@ from .machine import ModelMachine
 Step = tuple[Action, tuple[int, ...]]
 
 
-def rerun(machine_cls: type[ModelMachine], initial: State, steps: Sequence[Step], skip_disabled: bool = False) -> ModelFailure | None:
+def rerun(
+    machine_cls: type[ModelMachine], initial: State, steps: Sequence[Step], skip_disabled: bool = False
+) -> ModelFailure | None:
     """Run ``steps`` from ``initial`` on a fresh machine; the failure it raises, if any.
 
     A step that is not enabled where it comes is dropped with ``skip_disabled``; otherwise the
