@@ -292,13 +292,15 @@ def rule_machine(
             self._fail(Deadlocked(self.instance, self.states, self.steps))
 
     ns["no_action_enabled"] = no_action_enabled
-    cls_name = name or _class_name(model)
+    cls_name = name or _class_name(inst)
     return type(cls_name, (ModelMachine,), ns)  # type: ignore[return-value]
 
 
-def _class_name(model: Model) -> str:
-    parts = [model.name, model.variant.name]
-    return "".join(w[:1].upper() + w[1:] for p in parts for w in p.replace("-", "_").split("_") if w) + "Machine"
+def _class_name(inst: Instance) -> str:
+    """``GuestLbrV8Machine2x2x1``: Hypothesis keys its example database by this name."""
+    parts = [inst.model.name, inst.model.variant.name]
+    words = "".join(w[:1].upper() + w[1:] for p in parts for w in p.replace("-", "_").split("_") if w)
+    return f"{words}Machine{'x'.join(str(n) for n in inst.sizes.values())}"
 
 
 def _action_rule(pos: int, action: Action, ident: str) -> Callable[..., None]:
