@@ -55,3 +55,19 @@ def implies_one(N, has):
 @pytest.fixture
 def v8():
     return model("v8")
+
+
+# Hypothesis tests run under the 'ci' profile (derandomized, bounded examples, no deadline, no
+# example database) unless HYPOTHESIS_PROFILE names another one (e.g. 'dev' for a longer search).
+def _load_hypothesis_profile() -> None:
+    import os
+
+    from hypothesis import settings
+
+    from lbrspec.pbt.profiles import register_profiles
+
+    register_profiles()
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_load_hypothesis_profile()

@@ -14,6 +14,8 @@ from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
 from .check import check_cmd
 from .export import export_group
 from .listing import list_cmd
+from .replay import replay_cmd
+from .simulate import simulate_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,6 +32,8 @@ def cli() -> None:
 cli.add_command(check_cmd)
 cli.add_command(list_cmd)
 cli.add_command(export_group)
+cli.add_command(simulate_cmd)
+cli.add_command(replay_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,207 @@
+"""``lbrspec replay``: replay an ITF trace file against the model, step by step."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import click
+
+from ..errors import EXIT_HOLDS, EXIT_VIOLATED, InputError
+from ..explicit.instance import Instance
+from ..explicit.evaluate import evaluate
+from ..explicit.evaluate import step as eval_step
+from ..explicit.replay import ReplayResult, replay
+from ..lang.expr import And
+from ..lang.pretty import show
+from ..lang.spec import Model
+from ..trace import Trace
+from ..trace.itf import read_itf
+from .common import default_variant, emit_json, load_model, variants
+
+_SLOT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[(.+)\]$")
+
+
+def infer_sizes(trace: Trace, model: Model) -> dict[str, int]:
+    """Sort sizes from the slot names of the first state, for files without ``#meta.sizes``.
+
+    ``running[v0]``, ``running[v1]`` give 2 vCPUs; a sort no variable is indexed by keeps the
+    model's default size.
+    """
+    sizes: dict[str, int] = {}
+    prefixes = {s.prefix: s for s in model.sorts}
+    for slot in trace.states[0]:
+        m = _SLOT.match(slot)
+        if not m:
+            continue
+        for elem in m.group(2).split(","):
+            em = re.match(r"^([A-Za-z_]+)(\d+)$", elem)
+            if em and em.group(1) in prefixes:
+                sort = prefixes[em.group(1)]
+                sizes[sort.name] = max(sizes.get(sort.name, 0), int(em.group(2)) + 1)
+    return sizes
+
+
+def load_instance(trace: Trace, path: str, variant: str | None) -> tuple[Instance, str]:
+    """The instance the trace is of; the second value says where the variant came from."""
+    shipped = load_model(default_variant()).name
+    if trace.model and trace.model != shipped:
+        raise InputError(f"{path}: a trace of model {trace.model!r}; lbrspec replays traces of model {shipped}")
+    known = variants()
+    if variant is not None:
+        origin = "--variant"
+        name = variant
+    elif trace.variant:
+        origin = "the file"
+        name = trace.variant
+    else:
+        origin = "default"
+        name = default_variant()
+    if name not in known:
+        where = "" if origin == "--variant" else f"{path}: the file names "
+        raise InputError(f"{where}unknown variant {name!r}; known variants: {', '.join(known)}")
+    model = load_model(name)
+    sizes = dict(trace.sizes) if trace.sizes else infer_sizes(trace, model)
+    try:
+        inst = Instance(model, sizes)
+    except InputError as e:
+        raise InputError(f"{path}: bad instance size in the file: {e}") from None
+    return inst, origin
+
+
+def replay_file(path: str, variant: str | None) -> tuple[Instance, Trace, ReplayResult, str]:
+    """Read, check and replay ``path``; anything that is not a trace of this model is an InputError."""
+    try:
+        trace = read_itf(path)
+    except InputError as e:
+        text = str(e)
+        raise InputError(text if text.startswith(f"{path}:") or path in text else f"{path}: {text}") from None
+    except RecursionError:  # json.loads on pathologically nested input
+        raise InputError(f"{path}: not an ITF trace (JSON nested too deeply)") from None
+    inst, origin = load_instance(trace, path, variant)
+    try:
+        result = replay(inst, trace)
+    except InputError as e:
+        raise InputError(f"{path}: not a trace of model {inst.model.name} at {inst.describe()}: {e}") from None
+    except (TypeError, ValueError, KeyError) as e:  # values of a shape no lbrspec domain has
+        raise InputError(f"{path}: not a readable trace of model {inst.model.name}: {e}") from None
+    return inst, trace, result, origin
+
+
+def false_guard_parts(inst: Instance, trace: Trace, r: ReplayResult) -> list[str]:
+    """For a step that is not enabled: the conjuncts of its guard that are false there."""
+    if r.ok or not r.diverged_at or r.diverged_at > len(trace.steps) or not r.states:
+        return []
+    st = trace.steps[r.diverged_at - 1]
+    try:
+        action = inst.model.action(st.action)
+        params = inst.encode_params(action, st.params)
+    except (KeyError, InputError):
+        return []
+    if eval_step(inst, action, params, r.states[-1]) is not None:
+        return []  # enabled, but it leads elsewhere
+    env = dict(zip(action.params, params))
+    parts = list(action.guard.args) if isinstance(action.guard, And) else [action.guard]
+    return [show(c) for c in parts if not evaluate(c, inst, r.states[-1], env)]
+
+
+def result_json(path: str, inst: Instance, trace: Trace, r: ReplayResult, origin: str) -> dict[str, Any]:
+    return {
+        "file": path,
+        "model": inst.model.name,
+        "variant": inst.model.variant.name,
+        "variant_from": origin,
+        "sizes": inst.sizes_by_name(),
+        "steps": len(trace),
+        "replays": r.ok,
+        "steps_replayed": r.steps_replayed,
+        "diverged_at": r.diverged_at,
+        "reason": r.reason,
+        "false_guard_parts": false_guard_parts(inst, trace, r),
+        "invariant_failures": [{"state": i, "invariant": n} for i, n in r.invariant_failures],
+        "verdict": verdict(r),
+    }
+
+
+def verdict(r: ReplayResult) -> str:
+    if not r.ok:
+        return "diverges"
+    return "violated" if r.invariant_failures else "holds"
+
+
+def print_result(path: str, inst: Instance, trace: Trace, r: ReplayResult, origin: str) -> None:
+    echo = click.echo
+    model = inst.model
+    echo(f"lbrspec replay: {path}")
+    echo(f"  model {model.name}, variant {model.variant.name} (from {origin}), {inst.describe()}, {len(trace)} steps")
+    if trace.variant and trace.variant != model.variant.name:
+        echo(f"  (the file was written for variant {trace.variant})")
+    echo("")
+    failures: dict[int, list[str]] = {}
+    for i, n in r.invariant_failures:
+        failures.setdefault(i, []).append(n)
+    if 0 in failures:
+        echo(f"  0  initial state   invariant(s) FAIL: {', '.join(failures[0])}")
+    else:
+        echo("  0  initial state")
+    width = len(str(len(trace)))
+    for i, st in enumerate(trace.steps[: r.steps_replayed], start=1):
+        line = f"  {str(i).rjust(width)}  {st.label() if st.action else '(no action named)'}"
+        if i in failures:
+            line += f"   invariant(s) FAIL: {', '.join(failures[i])}"
+        echo(line)
+    echo("")
+    if not r.ok:
+        st_label = ""
+        if r.diverged_at and r.diverged_at <= len(trace.steps):
+            st = trace.steps[r.diverged_at - 1]
+            st_label = f" ({st.label()})" if st.action else ""
+        where = "the initial state" if r.diverged_at == 0 else f"step {r.diverged_at}{st_label}"
+        reason = re.sub(r"^step \d+: ", "", r.reason or "")
+        echo(f"DIVERGES at {where}: {reason}")
+        false_parts = false_guard_parts(inst, trace, r)
+        if false_parts:
+            binding = ", ".join(f"{k}={v}" for k, v in trace.steps[r.diverged_at - 1].params.items())
+            with_ = f" (with {binding})" if binding else ""
+            echo(f"  false in the model's state {r.diverged_at - 1}{with_}: {'; '.join(false_parts)}")
+        if r.invariant_failures:
+            echo(f"  before that, invariants failed: {_summary(r)}")
+    elif r.invariant_failures:
+        echo(f"VIOLATED: the trace replays, and invariants fail: {_summary(r)}")
+        for name in dict.fromkeys(n for _, n in r.invariant_failures):
+            echo(f"  {name}: {model.invariant(name).summary}")
+    else:
+        echo(f"REPLAYS: all {len(trace)} steps are enabled and reach the recorded states; every invariant holds in every state")
+    if trace.violation and r.ok and trace.violation not in {n for _, n in r.invariant_failures}:
+        echo(f"  note: the file says it violates {trace.violation}, which holds in every replayed state")
+
+
+def _summary(r: ReplayResult) -> str:
+    return "; ".join(f"{n} in state {i}" for i, n in r.invariant_failures)
+
+
+@click.command("replay")
+@click.argument("file", metavar="FILE.itf.json")
+@click.option("--variant", default=None, metavar="NAME", help="Replay against this variant instead of the one the file names.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def replay_cmd(file: str, variant: str | None, as_json: bool) -> None:
+    """Replay an ITF JSON trace against the model with the reference semantics.
+
+    The variant and the instance sizes come from the file's #meta (as `check --trace-out` and
+    `simulate --trace-out` write them); --variant overrides the variant.  Each step must be
+    enabled and reach exactly the next state of the file; a step without an action name is
+    matched against every action.  Every invariant is evaluated in every replayed state.
+
+    Exit status: 0 the trace replays and every invariant holds in every state; 1 it diverges
+    (the first step that is not enabled or reaches another state is named) or an invariant
+    fails; 2 the file is not a readable trace of this model.
+    """
+    if variant is not None and variant not in variants():
+        raise InputError(f"unknown variant {variant!r}; known variants: {', '.join(variants())}")
+    inst, trace, r, origin = replay_file(file, variant)
+    if as_json:
+        emit_json(result_json(file, inst, trace, r, origin))
+    else:
+        print_result(file, inst, trace, r, origin)
+    raise SystemExit(EXIT_HOLDS if r.ok and not r.invariant_failures else EXIT_VIOLATED)
+

@@ -1,0 +1,180 @@
+"""``lbrspec simulate``: seeded random walks with invariants, for instances too large to explore."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..errors import EXIT_HOLDS, EXIT_VIOLATED, InputError
+from ..pbt.failures import InvariantViolated
+from ..pbt.simulate import SimulateResult, simulate
+from ..trace.itf import write_itf
+from .common import check_writable, emit_json, make_instance, positive, size_options, variant_option
+
+#: Hypothesis keeps a run's choices in a bounded buffer; far longer walks would be cut short.
+MAX_STEPS = 2000
+
+
+class WalkProgress:
+    """Progress of a long simulation: a live line on a terminal, a line every 10 s otherwise."""
+
+    def __init__(self, enabled: bool, delay: float = 2.0) -> None:
+        self.enabled = enabled
+        self.delay = delay
+        self.tty = sys.stderr.isatty()
+        self._status: Any = None
+        self._last_line = 0.0
+        self._last_update = 0.0
+
+    def __call__(self, walks: int, steps: int, seconds: float) -> None:
+        if not self.enabled or seconds < self.delay or seconds - self._last_update < 0.5:
+            return
+        self._last_update = seconds
+        text = f"{walks:,} walks, {steps:,} steps, {steps / seconds:,.0f} steps/s, {seconds:.0f} s"
+        if self.tty:
+            if self._status is None:
+                from rich.console import Console
+
+                self._status = Console(stderr=True).status(text)
+                self._status.start()
+            else:
+                self._status.update(text)
+        elif seconds - self._last_line >= 10.0:
+            self._last_line = seconds
+            click.echo(f"progress: {text}", err=True)
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def result_json(r: SimulateResult, trace_out: str | None) -> dict[str, Any]:
+    model = r.instance.model
+    f = r.failure
+    return {
+        "model": model.name,
+        "variant": model.variant.name,
+        "sizes": r.instance.sizes_by_name(),
+        "seed": r.seed,
+        "runs_requested": r.runs_requested,
+        "max_steps": r.max_steps,
+        "verdict": r.verdict,
+        "runs": r.runs,
+        "steps": r.steps,
+        "seconds": round(r.seconds, 3),
+        "steps_per_second": round(r.steps_per_second),
+        "violated": f.violation if f else None,
+        "violations": f.names if isinstance(f, InvariantViolated) else ([f.violation] if f else []),
+        "found_length": len(r.found.steps) if r.found else None,
+        "hypothesis_shrink": r.hypothesis_shrink,
+        "trace_length": len(f.steps) if f else None,
+        "minimize_seconds": round(r.minimize_seconds, 3) if f else None,
+        "trace_out": trace_out if f and trace_out else None,
+    }
+
+
+def print_result(r: SimulateResult, trace_out: str | None) -> None:
+    echo = click.echo
+    model = r.instance.model
+    v = model.variant
+    echo(f"lbrspec simulate: model {model.name}, variant {v.name} ({v.description.rstrip('.')}), {r.instance.describe()}")
+    echo(f"  seed {r.seed}: {r.runs_requested} walks of up to {r.max_steps} steps requested")
+    echo(f"  {r.runs:,} walks, {r.steps:,} steps in {r.seconds:.2f} s ({r.steps_per_second:,.0f} steps/s)")
+    echo("")
+    f = r.failure
+    if f is None:
+        echo(f"NOTHING FOUND: every invariant held in every state of {r.runs:,} random walks.")
+        echo("  This is a random search, not a proof; `lbrspec check` explores every state of small instances.")
+        return
+    assert r.found is not None
+    if isinstance(f, InvariantViolated):
+        inv = model.invariant(f.names[0])
+        also = f" (also violated there: {', '.join(f.names[1:])})" if len(f.names) > 1 else ""
+        echo(f"VIOLATED: {inv.name}{also}")
+        for line in inv.doc.strip().splitlines():
+            echo(f"  {line}")
+        if inv.patch:
+            echo(f"  from {inv.patch}")
+    else:
+        echo(f"VIOLATED: {f.headline()}")
+    echo("")
+    first = (f"Hypothesis shrank the failing walk to {len(r.found.steps)} steps" if r.hypothesis_shrink
+             else f"The first failing walk had {len(r.found.steps)} steps")
+    echo(f"{first}; minimized to {len(f.steps)} in {r.minimize_seconds:.2f} s, and replayed by the reference semantics.")
+    echo("")
+    from ..trace.text import render
+
+    echo(render(f.trace, model, title=f"Shrunk counterexample, {len(f.steps)} steps:").rstrip("\n"))
+    if trace_out:
+        echo("")
+        echo(f"trace written to {trace_out} (ITF JSON)")
+
+
+@click.command("simulate")
+@variant_option
+@size_options
+@click.option("--steps", type=int, default=50, show_default=True, metavar="S", help="Longest walk, in steps.")
+@click.option("--runs", type=int, default=2000, show_default=True, metavar="R", help="Number of walks Hypothesis completes.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, metavar="X", help="Seed: the same seed gives the same walks and output."
+)
+@click.option("--trace-out", type=str, default=None, metavar="FILE", help="Write the shrunk counterexample as ITF JSON to FILE.")
+@click.option("--hypothesis-shrink", is_flag=True, help="Also run Hypothesis's own shrinker before minimizing (slower).")
+@click.option("--allow-deadlock", is_flag=True, help="Do not report states without enabled actions as violations.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def simulate_cmd(
+    variant: str | None,
+    vcpus: int | None,
+    pcpus: int | None,
+    hosts: int | None,
+    steps: int,
+    runs: int,
+    seed: int,
+    trace_out: str | None,
+    hypothesis_shrink: bool,
+    allow_deadlock: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Random walks checking every invariant after every step, on any instance size.
+
+    Hypothesis draws the walks from the model (one rule per action, an enabled binding of its
+    parameters, one of the initial states); the first violating walk is shrunk to a short
+    counterexample, replayed by the reference semantics and printed.  For instances too large
+    for `lbrspec check`, e.g. `lbrspec simulate --variant v7-write-path --vcpus 4 --pcpus 4`.
+
+    Exit status: 0 nothing found (no proof: a random search); 1 an invariant is violated or a
+    deadlock was reached (the counterexample is printed); 2 bad usage or input.
+    """
+    positive(steps, "--steps")
+    positive(runs, "--runs")
+    if steps > MAX_STEPS:
+        raise InputError(f"--steps must be at most {MAX_STEPS}, got {steps}")
+    if seed < 0:
+        raise InputError(f"--seed must be non-negative, got {seed}")
+    inst = make_instance(variant, vcpus, pcpus, hosts)
+    check_writable(trace_out, "--trace-out")
+    progress = WalkProgress(enabled=not quiet)
+    try:
+        r = simulate(
+            inst, runs=runs, steps=steps, seed=seed, hypothesis_shrink=hypothesis_shrink,
+            allow_deadlock=allow_deadlock, progress=progress,
+        )
+    finally:
+        progress.close()
+    written = None
+    if r.failure is not None and trace_out:
+        description = f"lbrspec simulate (seed {seed}): counterexample for {r.failure.violation}"
+        write_itf(r.failure.trace, trace_out, description=description)
+        written = trace_out
+    if as_json:
+        emit_json(result_json(r, written))
+    else:
+        print_result(r, written)
+        if trace_out and written is None:
+            click.echo(f"no counterexample, so nothing was written to {trace_out}")
+    raise SystemExit(EXIT_VIOLATED if r.failure is not None else EXIT_HOLDS)

@@ -1,0 +1,1 @@
+"""Worked examples of lbrspec's Hypothesis engine: a conformance-tested rendering of KVM's LBR code."""
