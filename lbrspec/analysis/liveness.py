@@ -102,12 +102,17 @@ def refuse_reductions(result: ExploreResult | None = None, reduction: str | None
         raise InputError(f"liveness is checked on the full state graph only, not with {asked} reduction: {why}")
 
 
-def check_liveness(graph: StateGraph, prop: Liveness, *, reduction: str | None = None) -> list[LivenessResult]:
-    """Check every instance of ``prop`` (one per value of its parameters) on ``graph``."""
+def check_liveness(graph: StateGraph, prop: Liveness, *, reduction: str | None = None,
+                   only: dict[str, str] | None = None) -> list[LivenessResult]:
+    """Check every instance of ``prop`` (one per value of its parameters) on ``graph``, or only
+    those matching ``only`` (parameter name to element, e.g. ``{"v": "v0"}``)."""
     refuse_reductions(graph.result, reduction)
     inst = graph.instance
     out = []
     for binding in inst.bindings(prop.params):
+        if only and any(str(p.dom.decode(c, inst.sizes)) != only[p.name]
+                        for p, c in zip(prop.params, binding) if p.name in only):
+            continue
         t0 = time.perf_counter()
         env = dict(zip(prop.params, binding))
         shown = {p.name: p.dom.decode(c, inst.sizes) for p, c in zip(prop.params, binding)}
@@ -203,12 +208,17 @@ class _Fairness:
             for aid in g.aids:
                 self.aid_groups[aid].append(gi)
         self.enabled = [bytearray(graph.n) for _ in groups]
-        ag = self.aid_groups
+        # groups without a 'when' condition are enabled wherever one of their actions is
+        plain = [[gi for gi in gs if whens[gi] is None] for gs in self.aid_groups]
+        cond = [[gi for gi in gs if whens[gi] is not None] for gs in self.aid_groups]
+        enabled = self.enabled
         for s, out in enumerate(graph.succ):
             for _, aid in out:
-                if ag[aid]:
-                    for gi in self.of_edge(s, aid):
-                        self.enabled[gi][s] = 1
+                for gi in plain[aid]:
+                    enabled[gi][s] = 1
+                for gi in cond[aid]:
+                    if whens[gi][s]:  # type: ignore[index]
+                        enabled[gi][s] = 1
 
     def of_edge(self, s: int, aid: int) -> list[int]:
         """The groups an edge from ``s`` by action instance ``aid`` counts for."""

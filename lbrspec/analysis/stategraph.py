@@ -37,6 +37,7 @@ class StateGraph:
         self.result = result
         self.instance: Instance = result.instance
         self.n = result.states
+        self.states: list[State] = [result.state(i) for i in range(self.n)]
         self.actions = result.compiled.actions
         self.succ: list[list[tuple[int, int]]] = [[] for _ in range(self.n)]
         for s, t, aid in result.edges:
@@ -49,7 +50,7 @@ class StateGraph:
 
     # -- states ------------------------------------------------------------------------------
     def state(self, sid: int) -> State:
-        return self.result.state(sid)
+        return self.states[sid]
 
     def mask(self, e: Expr, env: dict[Local, int] | None = None) -> bytearray:
         """``mask[s] == 1`` iff boolean expression ``e`` holds in state ``s``."""
@@ -64,8 +65,7 @@ class StateGraph:
         cache: dict[object, int] = {}
         out: list[int] = []
         project = itemgetter(*slots) if slots else (lambda s: ())
-        for sid in range(self.n):
-            s = self.state(sid)
+        for s in self.states:
             key = project(s)
             val = cache.get(key)
             if val is None:

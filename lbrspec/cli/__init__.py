@@ -13,6 +13,7 @@ import click
 from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
 from .check import check_cmd
 from .diagram import diagram_cmd
+from .docs import docs_cmd
 from .listing import list_cmd
 
 
@@ -30,6 +31,7 @@ def cli() -> None:
 cli.add_command(check_cmd)
 cli.add_command(list_cmd)
 cli.add_command(diagram_cmd)
+cli.add_command(docs_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

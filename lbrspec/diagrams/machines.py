@@ -126,13 +126,17 @@ def choose_view(graph: StateGraph, machine: str, control: list[str] | None = Non
     return MachineView(m, chosen, element)
 
 
-def _reachable_keys(graph: StateGraph, vs: list[Var]) -> set[tuple[object, ...]]:
+def _keyer(graph: StateGraph, vs: list[Var]):
+    """A function from a state to its control key: a tuple of codes, union values by tag."""
     slots = [_slot(graph, v) for v in vs]
-    keys = set()
-    for sid in range(graph.n):
-        s = graph.state(sid)
-        keys.add(tuple(_key(graph, v, s[i]) for v, i in zip(vs, slots)))
-    return keys
+    tables = [[_key(graph, v, c) for c in range(v.dom.size(graph.instance.sizes))] for v in vs]
+    pairs = list(zip(slots, tables))
+    return lambda s: tuple(t[s[i]] for i, t in pairs)
+
+
+def _reachable_keys(graph: StateGraph, vs: list[Var]) -> set[tuple[object, ...]]:
+    key = _keyer(graph, vs)
+    return {key(s) for s in graph.states}
 
 
 def machine_diagram(graph: StateGraph, view: MachineView) -> StateDiagram:
@@ -140,24 +144,22 @@ def machine_diagram(graph: StateGraph, view: MachineView) -> StateDiagram:
     inst = graph.instance
     vs = view.control
     slots = [_slot(graph, v) for v in vs]
-
-    def key(s: tuple[int, ...]) -> tuple[object, ...]:
-        return tuple(_key(graph, v, s[i]) for v, i in zip(vs, slots))
+    key = _keyer(graph, vs)
 
     order: dict[tuple[object, ...], int] = {}
     labels: dict[tuple[object, ...], list[str]] = {}
     initial: set[tuple[object, ...]] = set()
     initial_ids = set(graph.initial)
-    for sid in range(graph.n):
-        s = graph.state(sid)
+    kid: list[int] = []
+    for sid, s in enumerate(graph.states):
         k = key(s)
         if k not in order:
             order[k] = len(order)
             labels[k] = [_value(graph, v, s[i]) for v, i in zip(vs, slots)]
         if sid in initial_ids:
             initial.add(k)
+        kid.append(order[k])
     index_sorts = set(s for v in view.machine.vars for s in v.index)
-    kid = [order[key(graph.state(sid))] for sid in range(graph.n)]
     own_slots = [_slot(graph, v) for v in view.machine.vars]
     parts_of = [_machine_parts(graph, aid, view.machine, index_sorts) for aid in range(len(graph.actions))]
     edges: dict[tuple[int, int], list[Transition]] = {}
