@@ -837,9 +837,11 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
     """The liveness properties of DOMAIN.md §4 for ``model`` (any variant), each with the
     fairness it assumes.
 
-    The scheduler and IPI delivery are weakly fair, as DOMAIN.md §4 says.  The vCPU thread's own
-    progress (KVM's handler steps and VM-entry) and a guest that "keeps using LBR" are *strongly*
-    fair: a thread may be preempted anywhere its interrupts are on (A4), so with weak fairness
+    Time slices ending and IPI delivery are weakly fair, as DOMAIN.md §4 says.  Scheduling a
+    thread in is strongly fair: with more vCPU threads than pCPUs a pCPU is idle only now and
+    then, and a weakly fair scheduler could starve a thread forever (CFS does not).  The vCPU
+    thread's own progress (KVM's handler steps and VM-entry) and a guest that "keeps using LBR"
+    are strongly fair too: a thread may be preempted anywhere its interrupts are on (A4), so with weak fairness
     alone the scheduler could preempt it at the same point of the handler forever, and no
     design could promise pass-through.  For the same reason the two pass-through properties
     assume that a thread holding pass-through re-enters its guest sooner or later: sched-in
@@ -859,7 +861,8 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
 
     def platform(v):
         return [
-            ("sched_in", WEAK, ("v",), {}, "scheduler: a runnable vCPU thread is put on a pCPU that stays idle"),
+            ("sched_in", STRONG, ("v",), {},
+             "scheduler: a runnable vCPU thread that finds a pCPU idle again and again is put on one (no starvation)"),
             ("sched_out", WEAK, ("v",), {}, "scheduler: every time slice ends"),
             ("host_ipi", WEAK, ("h",), {}, "IPI delivery: an install IPI is handled once its pCPU keeps interrupts enabled"),
             ("vmenter", STRONG, ("v",), {}, "KVM progress: a thread that runs infinitely often re-enters its guest"),

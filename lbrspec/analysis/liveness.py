@@ -21,6 +21,12 @@ the check is a fair-cycle search over strongly connected components (after Emers
    path, and a cycle built greedily to meet every fairness group.  It is a
    :class:`~lbrspec.trace.Trace` with ``loop`` set, and replays in the reference semantics.
 
+A property that holds is also checked for **vacuity**, as goals guard safety properties: if no
+reachable state where the trigger holds and the goal does not has any fair continuation at all
+(the same search with the goal states left in), the assumptions contradict each other (a quiet
+action that fairness would force) or the trigger never waits for the goal, and "holds" says
+nothing; the result says so.
+
 Liveness needs the *full* graph: a reduction that merges states (symmetry) or prunes
 interleavings (partial order) can hide or invent cycles, so :func:`check_liveness` refuses any
 reduction with a message rather than answer unsoundly.
@@ -70,6 +76,7 @@ class LivenessResult:
     trigger_states: int  # reachable states where the trigger holds and the goal does not
     fair_components: int  # fair strongly connected components found in R
     seconds: float
+    vacuous: bool = False  # holds only because no behaviour meets the assumptions
 
     @property
     def label(self) -> str:
@@ -116,8 +123,8 @@ def check_liveness(graph: StateGraph, prop: Liveness, *, reduction: str | None =
         t0 = time.perf_counter()
         env = dict(zip(prop.params, binding))
         shown = {p.name: p.dom.decode(c, inst.sizes) for p, c in zip(prop.params, binding)}
-        verdict, lasso, n_trig, n_fair = _check_one(graph, prop, env)
-        out.append(LivenessResult(prop.name, shown, verdict, lasso, n_trig, n_fair, time.perf_counter() - t0))
+        verdict, lasso, n_trig, n_fair, vacuous = _check_one(graph, prop, env)
+        out.append(LivenessResult(prop.name, shown, verdict, lasso, n_trig, n_fair, time.perf_counter() - t0, vacuous))
     return out
 
 
@@ -231,19 +238,12 @@ class _Fairness:
         return any(e[s] for e in self.enabled)
 
 
-def _check_one(graph: StateGraph, prop: Liveness, env: dict[Local, int]) -> tuple[str, Trace | None, int, int]:
+def _fair_search(graph: StateGraph, region: bytearray, edge_ok: bytearray, fair: _Fairness
+                 ) -> tuple[list[int], list[list[int]], bytearray]:
+    """The fair strongly connected components inside ``region`` (Emerson-Lei refinement, see the
+    module docstring) and the states of ``region`` that may stutter forever."""
     n = graph.n
-    trig = graph.mask(prop.trigger, env)
-    goal = graph.mask(prop.goal, env)
-    region = bytearray(0 if goal[s] else 1 for s in range(n))
-    sources = [s for s in range(n) if trig[s] and region[s]]
-    if not sources:
-        return "holds", None, 0, 0
-    edge_ok = quiet_mask(graph, prop, env)
-    groups = fairness_groups(graph, prop, env)
-    fair = _Fairness(graph, groups, [None if g.fair.when is None else graph.mask(g.fair.when, env) for g in groups])
-    enabled = fair.enabled
-
+    groups, enabled = fair.groups, fair.enabled
     fair_of = [-1] * n  # index of the fair component a state belongs to
     components: list[list[int]] = []
     work: list[tuple[bytearray, list[int] | None]] = [(region, None)]
@@ -284,14 +284,28 @@ def _check_one(graph: StateGraph, prop: Liveness, env: dict[Local, int]) -> tupl
             for s in comp:
                 fair_of[s] = len(components)
             components.append(comp)
-
     stutter = bytearray(1 if region[s] and not fair.any_enabled(s) else 0 for s in range(n))
+    return fair_of, components, stutter
+
+
+def _check_one(graph: StateGraph, prop: Liveness, env: dict[Local, int]) -> tuple[str, Trace | None, int, int, bool]:
+    n = graph.n
+    trig = graph.mask(prop.trigger, env)
+    goal = graph.mask(prop.goal, env)
+    region = bytearray(0 if goal[s] else 1 for s in range(n))
+    sources = [s for s in range(n) if trig[s] and region[s]]
+    edge_ok = quiet_mask(graph, prop, env)
+    groups = fairness_groups(graph, prop, env)
+    fair = _Fairness(graph, groups, [None if g.fair.when is None else graph.mask(g.fair.when, env) for g in groups])
+    if not sources:
+        return "holds", None, 0, 0, True
+    fair_of, components, stutter = _fair_search(graph, region, edge_ok, fair)
     targets = bytearray(1 if (fair_of[s] >= 0 or stutter[s]) else 0 for s in range(n))
     depth = graph.depth
     sources.sort(key=lambda s: (depth[s], s))
     path = graph.shortest_path(sources, targets, region, edge_ok)
     if path is None:
-        return "holds", None, len(sources), len(components)
+        return "holds", None, len(sources), len(components), _vacuous(graph, sources, edge_ok, fair)
     start = path[0][0]
     prefix = graph.path_to(start)
     full = prefix + path[1:]
@@ -300,9 +314,21 @@ def _check_one(graph: StateGraph, prop: Liveness, env: dict[Local, int]) -> tupl
     if fair_of[entry] >= 0:
         full = full + _fair_cycle(graph, components[fair_of[entry]], fair, edge_ok, entry)[1:]
     lasso = graph.trace(full, violation=prop.name, loop=loop_at)
+    lasso.meta["trigger_state"] = len(prefix) - 1  # the trigger holds here; the goal never again
     if fair_of[entry] < 0:
         lasso.meta["stutter"] = True  # the loop is empty: the behaviour stops in the last state
-    return "violated", lasso, len(sources), len(components)
+    return "violated", lasso, len(sources), len(components), False
+
+
+def _vacuous(graph: StateGraph, sources: list[int], edge_ok: bytearray, fair: _Fairness) -> bool:
+    """True if no state where the trigger holds and the goal does not has any fair infinite
+    continuation without the quiet actions: the assumptions contradict each other, so "holds"
+    says nothing.  The same search as for a counterexample, with the goal states left in."""
+    n = graph.n
+    everything = bytearray(b"\x01") * n
+    fair_of, _components, stutter = _fair_search(graph, everything, edge_ok, fair)
+    targets = bytearray(1 if (fair_of[s] >= 0 or stutter[s]) else 0 for s in range(n))
+    return graph.shortest_path(sources, targets, everything, edge_ok) is None
 
 
 def _fair_cycle(graph: StateGraph, comp: list[int], fair: _Fairness, edge_ok: bytearray, entry: int) -> list[tuple[int, int]]:

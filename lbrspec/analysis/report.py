@@ -37,6 +37,10 @@ class GraphReport:
         return [r for r in self.liveness if r.verdict == "violated"]
 
     @property
+    def liveness_vacuous(self) -> list[LivenessResult]:
+        return [r for r in self.liveness if r.verdict == "holds" and r.vacuous]
+
+    @property
     def first_lasso(self) -> Trace | None:
         bad = self.liveness_violated
         return bad[0].lasso if bad else None
@@ -86,7 +90,7 @@ def report_lines(rep: GraphReport, props: Sequence[Liveness] | None, timings: bo
         width = max(len(r.label) for r in rep.liveness) if rep.liveness else 0
         for r in rep.liveness:
             if r.verdict == "holds":
-                what = "holds"
+                what = "HOLDS VACUOUSLY: no fair behaviour waits for the goal" if r.vacuous else "holds"
             else:
                 stop = " then stops" if r.lasso is not None and r.lasso.meta.get("stutter") else ""
                 what = f"VIOLATED  lasso: {r.prefix_length} steps to the loop, a loop of {r.loop_length} steps{stop}"
@@ -112,6 +116,7 @@ def report_json(rep: GraphReport) -> dict[str, Any]:
             "name": r.name,
             "binding": {k: str(v) for k, v in r.binding.items()},
             "verdict": r.verdict,
+            "vacuous": r.vacuous,
             "prefix_length": r.prefix_length,
             "loop_length": r.loop_length,
             "trigger_states": r.trigger_states,

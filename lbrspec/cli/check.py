@@ -183,7 +183,7 @@ def check_cmd(
             click.echo(f"no counterexample, so nothing was written to {trace_out}")
     code = exit_code(r.verdict)
     if extra is not None and code == EXIT_HOLDS:
-        if extra[0].liveness_violated:
+        if extra[0].liveness_violated or extra[0].liveness_vacuous:
             code = EXIT_VIOLATED
         elif not extra[0].complete:
             code = EXIT_UNDETERMINED
@@ -216,6 +216,9 @@ def print_graph_checks(rep, props, model, lasso_out: str | None) -> None:
             if lasso_out:
                 click.echo("")
                 click.echo(f"lasso written to {lasso_out} (ITF JSON with loop)")
+        elif rep.liveness_vacuous:
+            click.echo(f"LIVENESS VACUOUS: {', '.join(r.label for r in rep.liveness_vacuous)} hold only because no "
+                       "fair behaviour waits for the goal; the assumptions contradict each other")
         else:
             click.echo(f"LIVENESS HOLDS: all {len(props)} liveness properties hold ({len(rep.liveness)} instances) "
                        "under their fairness assumptions")

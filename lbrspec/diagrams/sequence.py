@@ -80,7 +80,11 @@ def sequence(trace: Trace, model: Model, lanes: LaneMap | None = None, title: st
         + (f", violates {trace.violation}" if trace.violation else ""),
         list(lanes.lanes),
     )
+    trigger = trace.meta.get("trigger_state")
     for i, step in enumerate(trace.steps):
+        if trigger == i and trace.violation:
+            d.items.append(Note((order[0], order[-1]), f"the trigger of {trace.violation} holds here, "
+                                                       "and its goal never again"))
         if trace.loop is not None and i == trace.loop and trace.loop < len(trace.steps):
             d.items.append(LoopStart(f"steps {trace.loop + 1} to {len(trace.steps)} repeat forever"))
         act = actions.get(step.action)
