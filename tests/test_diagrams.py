@@ -103,6 +103,9 @@ def test_guards_are_abbreviated_at_a_conjunct_and_true_guards_vanish():
     assert abbreviate_guard(t["sched_in_hook"].guard) == ""
     short = abbreviate_guard(t["lbr_exit"].guard, width=20)
     assert short.startswith("runs_on(v, p)") and short.endswith("…")
+    # with the machine's variables, what the transition needs of its own machine comes first
+    own = abbreviate_guard(t["lbr_exit"].guard, width=34, own=set(kvm.vars))
+    assert own.startswith("in_guest[v]") and "passthru[v]" in own and own.index("passthru") < len(own) - 5
     full = abbreviate_guard(t["vmenter"].guard, width=200)
     assert "…" not in full and full.count(" and ") == 2
 

@@ -7,7 +7,7 @@ composed design can do, not what a machine could do alone:
 
 * **control variables** are chosen by a rule on the data: the machine's enum variables first,
   then its union variables (by tag: ``vcpu(_)``) and booleans, in declaration order, each kept
-  while the number of reachable combinations stays within ``limit`` (12 by default); ghosts
+  while the number of reachable combinations grows and stays within ``limit`` (12 by default); ghosts
   are used only for a machine that has nothing else, sort-valued variables (``cpu[v]``) never.
   A caller may name the variables instead.
 * a **node** is a reachable combination of their values; **initial** nodes are those of initial
@@ -16,7 +16,8 @@ composed design can do, not what a machine could do alone:
   transition ``t`` and moves the first member from ``a`` to ``b``.  A step that leaves the
   control state as it was is drawn as a loop only if the transition is about the first member
   (its parameters name ``v0``) and either changes another of the member's variables or changes
-  nothing by design (an observation such as the guest's direct access).  Each transition is labelled with its guard, abbreviated,
+  nothing by design (an observation such as the guest's direct access).  Guards are abbreviated
+  to the conjuncts on the machine's own variables first (see :func:`abbreviate_guard`).  Each transition is labelled with its guard, abbreviated,
   printed with definitions kept by name (``owns(v, p)``).
 """
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from ..explicit.evaluate import evaluate
 from ..lang.domains import BoolDomain, EnumDomain, SortDomain, UnionDomain
-from ..lang.expr import And, Expr, Lit, Var
+from ..lang.expr import And, Apply, Expr, Lit, Var, expand, vars_read, walk
 from ..lang.machine import Machine, Transition
 from ..lang.pretty import show
 from ..analysis.stategraph import StateGraph
@@ -47,11 +48,24 @@ class MachineView:
     element: str  # "v0", "p0", "h0" or "" for an unindexed machine
 
 
-def abbreviate_guard(guard: Expr, width: int = GUARD_WIDTH) -> str:
-    """The guard as text, cut at a conjunct boundary to about ``width`` characters ("" if true)."""
+def abbreviate_guard(guard: Expr, width: int = GUARD_WIDTH, own: set[Var] | None = None) -> str:
+    """The guard as text, cut at a conjunct boundary to about ``width`` characters ("" if true).
+
+    With ``own`` (the machine's variables), the conjuncts that read them come first: they say
+    what the transition needs of its own machine; then direct reads of other machines'
+    variables; then named definitions (``runs_on(v, p)``...), which are what "…" usually stands
+    for when the text is cut."""
     if isinstance(guard, Lit) and guard.code == 1:
         return ""
-    parts = [show(a) for a in guard.args] if isinstance(guard, And) else [show(guard)]
+    conj = list(guard.args) if isinstance(guard, And) else [guard]
+    if own:
+        def rank(c: Expr) -> int:
+            if vars_read(expand(c)) & own:
+                return 0
+            return 2 if any(isinstance(n, Apply) for n in walk(c)) else 1
+
+        conj = sorted(conj, key=rank)  # stable: the model's order within each rank
+    parts = [show(a) for a in conj]
     text = parts[0]
     for p in parts[1:]:
         if len(text) + len(p) + 5 > width:
@@ -63,7 +77,7 @@ def abbreviate_guard(guard: Expr, width: int = GUARD_WIDTH) -> str:
 
 
 def transition_label(t: Transition) -> str:
-    g = abbreviate_guard(t.guard)
+    g = abbreviate_guard(t.guard, own=set(t.machine.vars))
     return f"{t.name} [{g}]" if g else t.name
 
 
@@ -186,7 +200,7 @@ def machine_diagram(graph: StateGraph, view: MachineView) -> StateDiagram:
     who = f" of {view.element}" if view.element else ""
     title = (f"machine {view.machine.name}: control states{who} ({names}), reachable in "
              f"{inst.model.variant.name} with {inst.describe()}")
-    return StateDiagram(title, nodes, out_edges)
+    return StateDiagram(title, nodes, out_edges, direction="TB")
 
 
 def _changes(graph: StateGraph, s: int, t: int, slots: list[int]) -> bool:

@@ -7,16 +7,18 @@ Each step of a :class:`~lbrspec.trace.Trace` is drawn from the model's own data:
   the machine transitions it is made of), so ``guest_lbr_exit`` starts where ``kvm.lbr_exit``
   starts;
 * its **target lanes** are the lanes whose variables the step changed (``Trace.changes``), each
-  reached by one message naming the action's transitions in that lane;
+  reached by one message naming the action's transitions in that lane; when the first part was
+  *initiated* from another lane (the guest's instruction that traps into KVM), the first message
+  goes to the first part's own lane, which then reaches the others (KVM's handler calls perf);
 * the **changes** themselves are notes over the lanes they belong to (``ev[v0]: ABSENT ->
   ACTIVE``); a step that changes nothing is a message from the source lane to itself;
 * the loop of a lasso is a ``loop`` block, and a lasso that stops (stutters) ends with a note.
 
 Which lane a machine stands for is a presentation choice, given by a :class:`LaneMap`:
-:data:`GUEST_LBR_LANES` for the guest-LBR model.  It maps machines to lanes, and overrides the
-lane of a few transitions that run in another context than their machine (KVM's exit handler
-is *entered from the guest*; the host's install runs in the *IPI*) and of a variable that says
-where the vCPU executes (``in_guest``: guest mode).  A model without a lane map gets one lane
+:data:`GUEST_LBR_LANES` for the guest-LBR model.  It maps machines to lanes, names the
+transitions *initiated* from another lane (KVM's exit handler is entered from the guest) or
+*running in* another context (the host's install runs in the IPI), and the variable whose
+changes belong to another lane (``in_guest``: the guest starts or stops executing).  A model without a lane map gets one lane
 per machine.
 """
 
@@ -35,7 +37,8 @@ from .figure import LoopEnd, LoopStart, Message, Note, SequenceDiagram
 class LaneMap:
     lanes: tuple[tuple[str, str], ...]  # (id, display name), left to right
     machine_lane: dict[str, str]
-    transition_lane: dict[str, str] = field(default_factory=dict)  # qualname -> lane it starts in
+    initiator: dict[str, str] = field(default_factory=dict)  # qualname -> lane that starts it (then its own lane goes on)
+    context: dict[str, str] = field(default_factory=dict)  # qualname -> lane it runs in throughout
     variable_lane: dict[str, str] = field(default_factory=dict)  # variable -> lane its changes show in
 
 
@@ -46,9 +49,13 @@ GUEST_LBR_LANES = LaneMap(
         "sched": "P", "vcpu_event": "P", "lbr_hw": "P", "lbr_ctxsw": "P",
         "host": "H",
     },
-    transition_lane={
-        # a VM-exit or a direct LBR access is the guest's own instruction (patch 12)
-        "kvm.lbr_exit": "G", "kvm.debugctl_exit": "G", "kvm.direct_access": "G",
+    initiator={
+        # a VM-exit is the guest's own instruction trapping into KVM (patches 12, 14)
+        "kvm.lbr_exit": "G", "kvm.debugctl_exit": "G",
+    },
+    context={
+        # a passed-through access never leaves the guest (patch 12)
+        "kvm.direct_access": "G",
         # perf_install_in_context runs the install in the IPI handler on the target pCPU
         "host.ipi_install": "I",
     },
@@ -91,15 +98,15 @@ def sequence(trace: Trace, model: Model, lanes: LaneMap | None = None, title: st
         if step.action and act is None:
             raise InputError(f"step {i + 1}: model {model.name} has no action {step.action!r}")
         part_lane: dict[str, list[str]] = {}
-        src = None
+        src = relay = None
         if act is not None:
             for part in act.parts:
                 t = part.transition
-                lane = lanes.transition_lane.get(t.qualname) or lanes.machine_lane.get(t.machine.name, order[0])
+                home = lanes.context.get(t.qualname) or lanes.machine_lane.get(t.machine.name, order[0])
                 if src is None:
-                    src = lane
-                home = lanes.machine_lane.get(t.machine.name, order[0])
-                part_lane.setdefault(home, []).append(t.qualname)
+                    src = lanes.initiator.get(t.qualname) or home
+                    relay = home
+                part_lane.setdefault(lanes.machine_lane.get(t.machine.name, order[0]), []).append(t.qualname)
         changes = trace.changes(i)
         by_lane: dict[str, list[str]] = {}
         for slot, (a, b) in changes.items():
@@ -110,15 +117,24 @@ def sequence(trace: Trace, model: Model, lanes: LaneMap | None = None, title: st
             src = next((lane for lane in order if lane in by_lane), order[0])
         label = f"{i + 1}. {step.label()}"
         targets = [lane for lane in order if lane in by_lane and lane != src]
+        if relay is not None and relay != src and targets and relay not in targets:
+            targets.insert(0, relay)  # the initiator reaches the first part's lane first
+        elif relay in targets:
+            targets.remove(relay)
+            targets.insert(0, relay)
+
+        def parts_in(lane: str) -> str:
+            return ", ".join(q.split(".", 1)[1] for q in part_lane.get(lane, []))
+
         if not targets:
             d.items.append(Message(src, src, label + ("" if by_lane else " (no change)")))
         for k, lane in enumerate(targets):
-            parts = ", ".join(q.split(".", 1)[1] for q in part_lane.get(lane, []))
+            parts = parts_in(lane)
             if k == 0:
-                text = f"{label}: {parts}" if parts else label
+                d.items.append(Message(src, lane, f"{label}: {parts}" if parts else label))
             else:
-                text = parts or "(same step)"
-            d.items.append(Message(src, lane, text))
+                frm = relay if (relay is not None and relay != src and targets[0] == relay) else src
+                d.items.append(Message(frm, lane, parts or "(same step)"))
         for lane in order:
             if lane in by_lane:
                 d.items.append(Note((lane,), "\n".join(by_lane[lane])))
