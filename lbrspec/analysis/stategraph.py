@@ -106,7 +106,7 @@ class StateGraph:
             self._bfs()
         assert self._parent is not None
         out = []
-        cur, aid = sid, -1
+        cur = sid
         while cur >= 0:
             p, a = self._parent[cur]
             out.append((cur, a))

@@ -60,7 +60,7 @@ def sequence_diagram(d: SequenceDiagram) -> str:
         out.append(f"  h_{a} -> h_{b} [style=invis, weight=10];")
     rows: list[list[str]] = []
     messages: list[str] = []
-    loop_open: list[int] = []
+    loop_open: list[str] = []
     for r, it in enumerate(d.items):
         cells = {lane: f"c{r}_{lane} [shape=point, width=0.01, height=0.01, label=\"\"]" for lane in lanes}
         if isinstance(it, Message):
@@ -72,11 +72,11 @@ def sequence_diagram(d: SequenceDiagram) -> str:
             lane = it.lanes[0]
             cells[lane] = f"c{r}_{lane} [shape=note, style=filled, fillcolor=\"#fff8dc\", label={_ql(it.text)}]"
         elif isinstance(it, LoopStart):
-            loop_open.append(r)
+            loop_open.append(it.label)
             cells[lanes[0]] = f"c{r}_{lanes[0]} [shape=plaintext, fontcolor=\"#1f5fa8\", label={_q('loop: ' + it.label)}]"
         elif isinstance(it, LoopEnd):
-            start = loop_open.pop() if loop_open else 0
-            cells[lanes[0]] = f"c{r}_{lanes[0]} [shape=plaintext, fontcolor=\"#1f5fa8\", label={_q(f'end of loop (back to row {start})')}]"
+            label = loop_open.pop() if loop_open else ""
+            cells[lanes[0]] = f"c{r}_{lanes[0]} [shape=plaintext, fontcolor=\"#1f5fa8\", label={_q(f'end of loop ({label})')}]"
         rows.append([cells[lane] for lane in lanes])
     for r, row in enumerate(rows):
         out.append("  { rank=same; " + "; ".join(row) + "; }")

@@ -168,7 +168,7 @@ def _variant_facts(guest_lbr, name: str) -> VariantFacts:
         if bad:
             first = bad[0]
             found = (f"liveness property {first.name} violated for {', '.join(f'{k}={x}' for k, x in first.binding.items())}: "
-                     f"a lasso of {first.prefix_length} steps and a loop of {first.loop_length}")
+                     f"a prefix of {first.prefix_length} steps and a loop of {first.loop_length}")
             return VariantFacts(v, first.lasso, found, len(first.lasso) if first.lasso else None, results)
         return VariantFacts(v, None, "every liveness property holds", None, results)
     r = explore(inst)
