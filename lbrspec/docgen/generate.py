@@ -51,8 +51,8 @@ PROJECTIONS = (
      ["ev[v0]", "passthru[v0]", "owns(v0, cpu[v0])", "pinned_holds(cpu[v0])"]),
     ("handler-ownership", "KVM's LBR handler against ownership",
      ["pc[v0]", "in_guest[v0]", "passthru[v0]", "owns(v0, cpu[v0])"]),
-    ("host-user-and-event", "A host LBR user against one vCPU's event",
-     ["hu[h0]", "target[h0]", "ev[v0]"]),
+    ("host-user-and-ownership", "A host LBR user against whether one vCPU's event holds its pCPU's LBR",
+     ["hu[h0]", "owns(v0, cpu[v0])"]),
 )
 
 Progress = Callable[[str], None]
