@@ -213,6 +213,10 @@ def test_liveness_refuses_reductions_with_a_reason():
     with pytest.raises(InputError, match="symmetry"):
         refuse_reductions(Reduced())
     refuse_reductions(g.result)  # the full graph is fine
+    from lbrspec.analysis.report import graph_report
+
+    with pytest.raises(InputError, match="symmetry"):
+        graph_report(g.instance, analysis=False, liveness=liveness(model("v8")), reduction="symmetry")
 
 
 def test_an_incomplete_exploration_is_refused():

@@ -195,7 +195,11 @@ def graph_checks(inst, analysis: bool, liveness: bool, max_states: int | None, m
     from lbrspec_models import guest_lbr
 
     props = guest_lbr.liveness(inst.model) if liveness else None
-    rep = graph_report(inst, analysis=analysis, liveness=props, max_states=max_states, max_seconds=max_seconds)
+    # the analyses explore again, in full; a reduction the user asked for explicitly (--symmetry)
+    # cannot apply to liveness, and is refused with the reason rather than silently ignored
+    asked = click.get_current_context().params.get("symmetry")
+    rep = graph_report(inst, analysis=analysis, liveness=props, max_states=max_states, max_seconds=max_seconds,
+                       reduction="symmetry" if asked else None)
     return rep, props
 
 

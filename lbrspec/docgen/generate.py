@@ -87,9 +87,9 @@ def engines() -> dict[str, str]:
     """The engines present in this installation (the Z3 and Hypothesis engines are optional)."""
     out = {"explicit": "explicit-state explorer (`lbrspec check`)"}
     if importlib.util.find_spec("lbrspec.smt") is not None:
-        out["z3"] = "Z3 (`lbrspec.smt`)"
+        out["z3"] = "Z3 (`lbrspec.smt`: bounded model checking and induction)"
     if importlib.util.find_spec("lbrspec.pbt") is not None:
-        out["hypothesis"] = "Hypothesis (`lbrspec.pbt`)"
+        out["hypothesis"] = "Hypothesis (`lbrspec.pbt`: random runs checking every invariant)"
     return out
 
 
