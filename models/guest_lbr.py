@@ -73,6 +73,7 @@ from lbrspec.lang import (
     implies,
     ite,
 )
+from lbrspec.lang.liveness import STRONG, WEAK, Liveness, leads_to
 
 #: The v8 series, by patch number (cover letter, v7->v8 changelog).
 PATCHES = {
@@ -107,6 +108,7 @@ V8_SWITCHES: dict[str, bool] = {
     "sched_in_intercept": True,  # patch 12 / cover letter: intercept all LBR MSRs at sched-in
     "cap_check": True,  # patch 3: no LBR emulation without KVM_CAP_X86_GUEST_LBR
     "free_when_handler_idle": True,  # assumption A6: never free the event under an in-flight handler
+    "free_unused": True,  # patch 12: an event left unused for a whole slice is freed at sched-in
 }
 
 
@@ -184,6 +186,19 @@ VARIANTS: dict[str, Variant] = {
     ]
 }
 
+#: Variants that break a liveness property (DOMAIN.md §4) and no safety invariant, kept apart
+#: from :data:`VARIANTS` (each of which breaks a named safety property); :func:`build` takes both.
+LIVENESS_VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in [
+        _variant(
+            "never-free",
+            "Mutant: the vCPU LBR event is never freed, however long the guest leaves the LBR unused.",
+            "mutant", "unused_event_is_freed", 12, free_unused=False,
+        ),
+    ]
+}
+
 DEFAULT_VARIANT = "v8"
 
 #: DOMAIN.md §3: each design alternative the v8 changelog fixed, and the property it breaks.
@@ -232,9 +247,9 @@ DEFAULT_SIZES = {"vCPU": 2, "pCPU": 2, "host_user": 1}
 
 def build(variant: str = DEFAULT_VARIANT) -> Model:
     """Build the product model for ``variant`` (see :data:`VARIANTS`)."""
-    if variant not in VARIANTS:
-        raise InputError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
-    var = VARIANTS[variant]
+    if variant not in VARIANTS and variant not in LIVENESS_VARIANTS:
+        raise InputError(f"unknown variant {variant!r}; known: {', '.join([*VARIANTS, *LIVENESS_VARIANTS])}")
+    var = VARIANTS.get(variant) or LIVENESS_VARIANTS[variant]
     sw = var.switches
     spec = Spec("guest_lbr", sorts=[V, P, H], doc=__doc__ or "", default_sizes=DEFAULT_SIZES)
 
@@ -336,8 +351,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     )
     frees_at_sched_in = spec.define(
         "frees_at_sched_in", {"v": V},
-        lambda v: ~absent(v) & ~used[v] & (~dbg[v] if sw["free_checks_debugctl"] else TRUE)
-        & ((pc[v] == Pc.IDLE) if sw["free_when_handler_idle"] else TRUE),
+        (lambda v: ~absent(v) & ~used[v] & (~dbg[v] if sw["free_checks_debugctl"] else TRUE)
+         & ((pc[v] == Pc.IDLE) if sw["free_when_handler_idle"] else TRUE)) if sw["free_unused"] else (lambda v: FALSE),
         doc="the last slice left the LBR untouched (and DEBUGCTL.LBR clear): the event is freed (patch 12)",
     )
     regains = spec.define(
@@ -815,3 +830,89 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         patch=patch(11),
     )
     return spec.build(var)
+
+
+# -- liveness (DOMAIN.md §4) ---------------------------------------------------------------------
+def liveness(model: Model) -> tuple[Liveness, ...]:
+    """The liveness properties of DOMAIN.md §4 for ``model`` (any variant), each with the
+    fairness it assumes.
+
+    Time slices ending and IPI delivery are weakly fair, as DOMAIN.md §4 says.  Scheduling a
+    thread in is strongly fair: with more vCPU threads than pCPUs a pCPU is idle only now and
+    then, and a weakly fair scheduler could starve a thread forever (CFS does not).  The vCPU
+    thread's own progress (KVM's handler steps and VM-entry) and a guest that "keeps using LBR"
+    are strongly fair too: a thread may be preempted anywhere its interrupts are on (A4), so with weak fairness
+    alone the scheduler could preempt it at the same point of the handler forever, and no
+    design could promise pass-through.  For the same reason the two pass-through properties
+    assume that a thread holding pass-through re-enters its guest sooner or later: sched-in
+    intercepts the LBR MSRs again (patch 12), so a scheduler that always preempts between KVM's
+    access and the VM-entry would keep the guest from ever running with pass-through.  Expressions use the model's own variables and
+    definitions, so each variant's definitions (``frees_at_sched_in``...) are the ones checked.
+    """
+    var = model.var
+    defs = {d.name: d for d in model.definitions}
+    cap, running, in_guest, dbg, passthru, ev, hu = (
+        var(n) for n in ("cap", "running", "in_guest", "dbg", "passthru", "ev", "hu"))
+    absent = defs["absent"]
+    no_host_user = forall(H, lambda h: hu[h] == Hu.OFF)
+
+    def passthrough(v):
+        return running[v] & in_guest[v] & passthru[v]
+
+    def platform(v):
+        return [
+            ("sched_in", STRONG, ("v",), {},
+             "scheduler: a runnable vCPU thread that finds a pCPU idle again and again is put on one (no starvation)"),
+            ("sched_out", WEAK, ("v",), {}, "scheduler: every time slice ends"),
+            ("host_ipi", WEAK, ("h",), {}, "IPI delivery: an install IPI is handled once its pCPU keeps interrupts enabled"),
+            ("vmenter", STRONG, ("v",), {}, "KVM progress: a thread that runs infinitely often re-enters its guest"),
+            ("kvm_lbr_check", STRONG, ("v",), {}, "KVM progress: the LBR MSR handler goes on when its thread runs"),
+            ("kvm_lbr_access", STRONG, ("v",), {}, "KVM progress: the access finishes (interrupts are off, so it is never preempted)"),
+        ]
+
+    def keeps_using(v):
+        return [
+            ("guest_lbr_exit", STRONG, (), {"v": v},
+             "the guest keeps using LBR: running with the LBR MSRs intercepted, it touches one sooner or later"),
+            ("vmenter", STRONG, (), {"v": v},
+             "slices are not always cut between KVM's access and the VM-entry: a thread holding pass-through "
+             "re-enters its guest sooner or later", passthru[v]),
+        ]
+
+    host_stays_away = [("host_open_cpu", {}), ("host_open_task", {})]
+    return (
+        leads_to(
+            "passthrough_without_host_user", {"v": V},
+            lambda v: cap() & no_host_user & absent(v),
+            passthrough,
+            doc="With no host LBR user, a guest that keeps using LBR eventually runs with pass-through.\n"
+                "From a vCPU without an LBR event: KVM creates one at the first intercepted access, perf gives it "
+                "the LBR, and the handler passes the MSRs through.",
+            patch=patch(12),
+            quiet=lambda v: host_stays_away,
+            fairness=lambda v: platform(v) + keeps_using(v),
+        ),
+        leads_to(
+            "unused_event_is_freed", {"v": V},
+            lambda v: ~absent(v) & ~dbg[v],
+            absent,
+            doc="A guest that stops using LBR eventually has its event freed.\n"
+                "Once DEBUGCTL.LBR is clear and the guest touches no LBR MSR any more, a whole untouched slice "
+                "passes and the next sched-in frees the event.",
+            patch=patch(12),
+            quiet=lambda v: [("guest_lbr_exit", {"v": v}), ("guest_lbr_direct", {"v": v}),
+                             ("guest_debugctl", {"v": v, "lbr": True})],
+            fairness=platform,
+        ),
+        leads_to(
+            "lbr_regained_after_host_leaves", {"v": V},
+            lambda v: cap() & no_host_user & (ev[v] == Ev.INACTIVE),
+            passthrough,
+            doc="After the host event goes away, the guest can regain the LBR.\n"
+                "A vCPU event that lost the LBR is scheduled back by perf once no host LBR user is left, and a guest "
+                "that keeps using LBR runs with pass-through again.",
+            patch=patch(7),
+            quiet=lambda v: host_stays_away,
+            fairness=lambda v: platform(v) + keeps_using(v),
+        ),
+    )

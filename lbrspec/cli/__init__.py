@@ -13,6 +13,8 @@ import click
 from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
 from .check import check_cmd
 from .export import export_group
+from .diagram import diagram_cmd
+from .docs import docs_cmd
 from .listing import list_cmd
 from .replay import replay_cmd
 from .simulate import simulate_cmd
@@ -34,6 +36,8 @@ cli.add_command(list_cmd)
 cli.add_command(export_group)
 cli.add_command(simulate_cmd)
 cli.add_command(replay_cmd)
+cli.add_command(diagram_cmd)
+cli.add_command(docs_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,9 +9,11 @@ import click
 from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
 from ..explicit.explore import ExploreResult, explore
 from ..explicit.vexplore import explore_vector
+from ..analysis.report import graph_report, report_json, report_lines
 from ..trace.itf import write_itf
 from ..trace.text import render
-from .common import Progress, check_writable, emit_json, make_instance, positive, size_options, variant_option
+from .diagram import instance_for
+from .common import Progress, check_writable, emit_json, positive, size_options, variant_option
 
 
 def exit_code(verdict: str) -> int:
@@ -128,6 +130,10 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
 @click.option("--engine", type=click.Choice(["vector", "python"]), default="vector", show_default=True,
               help="vector: numpy over packed states (fast, compact); python: one state at a time (the reference explorer).")
 @click.option("--allow-deadlock", is_flag=True, help="Do not report states without enabled actions as violations.")
+@click.option("--analysis", is_flag=True,
+              help="Also analyse the full reachable graph: transitions never enabled, sink SCCs, diameter, goals unreached.")
+@click.option("--liveness", is_flag=True,
+              help="Also check the liveness properties under their fairness assumptions (on the full, unreduced graph).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def check_cmd(
@@ -142,6 +148,8 @@ def check_cmd(
     symmetry: bool | None,
     engine: str,
     allow_deadlock: bool,
+    analysis: bool,
+    liveness: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -150,6 +158,9 @@ def check_cmd(
     Exit status: 0 every invariant holds and every goal is reached; 1 an invariant is
     violated, a deadlock was found or a goal is unreached (the shortest counterexample is
     printed); 2 bad usage or input; 3 undetermined (a budget ran out).
+
+    --analysis and --liveness explore the instance again keeping every edge; a liveness
+    property that fails prints its lasso (a prefix and a loop) and makes the exit status 1.
     """
     positive(max_states, "--max-states")
     positive(max_memory, "--max-memory")
@@ -159,7 +170,7 @@ def check_cmd(
         symmetry = engine == "vector"
     if max_seconds is not None and not max_seconds > 0:
         raise InputError(f"--max-seconds must be positive, got {max_seconds:g}")
-    inst = make_instance(variant, vcpus, pcpus, hosts)
+    inst = instance_for(variant, vcpus, pcpus, hosts)
     check_writable(trace_out, "--trace-out")
     progress = Progress(enabled=not quiet)
     try:
@@ -195,10 +206,64 @@ def check_cmd(
     if r.violation is not None and trace_out:
         write_itf(r.violation.trace, trace_out, description=f"lbrspec check: shortest counterexample for {r.violation.names[0]}")
         written = trace_out
+    extra = graph_checks(inst, analysis, liveness, max_states, max_seconds) if (analysis or liveness) else None
+    lasso_out = None
+    if extra is not None and written is None and trace_out and extra[0].first_lasso is not None:
+        write_itf(extra[0].first_lasso, trace_out, description="lbrspec check: lasso of a liveness property")
+        written = lasso_out = trace_out
     if as_json:
-        emit_json(result_json(r, written))
+        data = result_json(r, written)
+        if extra is not None:
+            data.update(report_json(extra[0]))
+        emit_json(data)
     else:
-        print_result(r, written)
+        print_result(r, None if lasso_out else written)
+        if extra is not None:
+            print_graph_checks(*extra, model=inst.model, lasso_out=lasso_out)
         if trace_out and written is None:
             click.echo(f"no counterexample, so nothing was written to {trace_out}")
-    raise SystemExit(exit_code(r.verdict))
+    code = exit_code(r.verdict)
+    if extra is not None and code == EXIT_HOLDS:
+        if extra[0].liveness_violated or extra[0].liveness_vacuous:
+            code = EXIT_VIOLATED
+        elif not extra[0].complete:
+            code = EXIT_UNDETERMINED
+    raise SystemExit(code)
+
+
+def graph_checks(inst, analysis: bool, liveness: bool, max_states: int | None, max_seconds: float | None):
+    """Graph analysis and liveness on the full graph (see :mod:`lbrspec.analysis.report`)."""
+    from lbrspec_models import guest_lbr
+
+    props = guest_lbr.liveness(inst.model) if liveness else None
+    # the analyses explore again, in full; a reduction the user asked for explicitly (--symmetry)
+    # cannot apply to liveness, and is refused with the reason rather than silently ignored
+    asked = click.get_current_context().params.get("symmetry")
+    rep = graph_report(inst, analysis=analysis, liveness=props, max_states=max_states, max_seconds=max_seconds,
+                       reduction="symmetry" if asked else None)
+    return rep, props
+
+
+def print_graph_checks(rep, props, model, lasso_out: str | None) -> None:
+    click.echo("")
+    for line in report_lines(rep, props):
+        click.echo(line)
+    bad = rep.liveness_violated
+    if props and rep.complete:
+        click.echo("")
+        if bad:
+            names = sorted({b.name for b in bad}, key=[p.name for p in props].index)
+            click.echo(f"LIVENESS VIOLATED: {', '.join(names)}")
+            click.echo("")
+            first = bad[0]
+            click.echo(render(first.lasso, model, title=f"Lasso for {first.label}: {first.prefix_length} steps, "
+                              f"then a loop of {first.loop_length} steps repeated forever:").rstrip("\n"))
+            if lasso_out:
+                click.echo("")
+                click.echo(f"lasso written to {lasso_out} (ITF JSON with loop)")
+        elif rep.liveness_vacuous:
+            click.echo(f"LIVENESS VACUOUS: {', '.join(r.label for r in rep.liveness_vacuous)} hold only because no "
+                       "fair behaviour waits for the goal; the assumptions contradict each other")
+        else:
+            click.echo(f"LIVENESS HOLDS: all {len(props)} liveness properties hold ({len(rep.liveness)} instances) "
+                       "under their fairness assumptions")

@@ -1,0 +1,58 @@
+"""Mermaid text for lbrspec's figures (GitHub renders Mermaid blocks in Markdown).
+
+State diagrams become ``stateDiagram-v2`` blocks, sequence diagrams ``sequenceDiagram`` blocks
+with a ``loop`` block around the repeated part of a lasso.  Text is made safe for Mermaid's
+grammar: ``;`` ends a statement and ``#`` starts an entity code, so both are replaced; double
+quotes become single ones; line breaks become ``<br/>``.
+"""
+
+from __future__ import annotations
+
+from .figure import LoopEnd, LoopStart, Message, Note, SequenceDiagram, StateDiagram
+
+
+def _safe(text: str) -> str:
+    return (text.replace(";", ",").replace("#", "no.").replace('"', "'").replace("\n", "<br/>")
+            .replace("{", "(").replace("}", ")"))
+
+
+def state_diagram(d: StateDiagram) -> str:
+    out = ["stateDiagram-v2"]
+    if d.direction in ("LR", "TB"):
+        out.append(f"    direction {d.direction}")
+    for n in d.nodes:
+        label = "\n".join(n.lines + ([n.note] if n.note else []))
+        out.append(f'    state "{_safe(label)}" as {n.id}')
+    for n in d.nodes:
+        if n.initial:
+            out.append(f"    [*] --> {n.id}")
+    for e in d.edges:
+        label = _safe("\n".join(e.labels)).replace(":", " ")
+        out.append(f"    {e.src} --> {e.dst}" + (f" : {label}" if label else ""))
+    return "\n".join(out) + "\n"
+
+
+def sequence_diagram(d: SequenceDiagram) -> str:
+    out = ["sequenceDiagram"]
+    for lane_id, name in d.lanes:
+        out.append(f"    participant {lane_id} as {_safe(name)}")
+    depth = 1
+    for it in d.items:
+        pad = "    " * depth
+        if isinstance(it, Message):
+            out.append(f"{pad}{it.src}->>{it.dst}: {_safe(it.text)}")
+        elif isinstance(it, Note):
+            where = "over " + ",".join(it.lanes)
+            out.append(f"{pad}Note {where}: {_safe(it.text)}")
+        elif isinstance(it, LoopStart):
+            out.append(f"{pad}loop {_safe(it.label)}")
+            depth += 1
+        elif isinstance(it, LoopEnd):
+            depth -= 1
+            out.append("    " * depth + "end")
+    return "\n".join(out) + "\n"
+
+
+def fenced(text: str) -> str:
+    """``text`` as a Markdown Mermaid block."""
+    return "```mermaid\n" + text + "```\n"

@@ -1,0 +1,195 @@
+"""Projections: the product's reachable graph seen through a few terms the user names.
+
+A *term* is a small expression over one instance, written the way lbrspec prints them::
+
+    ev[v0]                 a slot
+    rec[cpu[v0]]           a slot indexed by another slot's value (the LBR of v0's pCPU)
+    owns(v0, cpu[v0])      a definition of the model applied to elements and slots
+    pinned_holds(cpu[v0])  ... "a host CPU-pinned event holds the LBR of v0's pCPU"
+
+The projection is the quotient of the reachable graph by the values of the terms: a node per
+reachable combination of values (with the number of states it stands for), an edge ``a -> b``
+labelled with every action that takes some state of ``a`` to some state of ``b`` (steps that
+keep the values are not drawn).  A projection that would have more than ``max_nodes`` nodes
+is *summarised*: the trailing terms are dropped until it fits, and the caption says which.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import InputError
+from ..explicit.instance import Instance
+from ..lang.domains import BoolDomain, SortDomain
+from ..lang.expr import Expr, LangTypeError, Local
+from ..trace.text import fmt_value
+from ..analysis.stategraph import StateGraph
+from .figure import Edge, Node, StateDiagram
+
+DEFAULT_MAX_NODES = 60
+MAX_LABELS = 4
+
+_TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[\[\](),])")
+
+
+@dataclass
+class Term:
+    text: str
+    expr: Expr
+    env: dict[Local, int]
+
+
+def parse_term(inst: Instance, text: str) -> Term:
+    """Parse one term (see the module docstring); :class:`InputError` names what is wrong."""
+    model = inst.model
+    tokens = _tokens(text)
+    defs = {d.name: d for d in model.definitions}
+    vars_ = {v.name: v for v in model.vars}
+    env: dict[Local, int] = {}
+    elements: dict[str, Local] = {}
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take(expected: str | None = None) -> str:
+        nonlocal pos
+        tok = peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise InputError(f"term {text!r}: expected {expected or 'a name'}" + (f", got {tok!r}" if tok else " at the end"))
+        pos += 1
+        return tok
+
+    def args(close: str) -> list[Expr]:
+        out = [term()]
+        while peek() == ",":
+            take(",")
+            out.append(term())
+        take(close)
+        return out
+
+    def element(name: str) -> Local | None:
+        for s in model.sorts:
+            m = re.fullmatch(re.escape(s.prefix) + r"(\d+)", name)
+            if m:
+                i = int(m.group(1))
+                if i >= inst.sizes[s]:
+                    raise InputError(f"term {text!r}: {name} does not exist with {inst.sizes[s]} {s.name}s")
+                if name not in elements:
+                    loc = Local(name, SortDomain(s))
+                    elements[name] = loc
+                    env[loc] = i
+                return elements[name]
+        return None
+
+    def term() -> Expr:
+        name = take()
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise InputError(f"term {text!r}: expected a name, got {name!r}")
+        try:
+            if peek() == "[":
+                take("[")
+                if name not in vars_:
+                    raise InputError(f"term {text!r}: {name!r} is not a variable of the model")
+                return vars_[name][tuple(args("]"))]
+            if peek() == "(":
+                take("(")
+                if name not in defs:
+                    raise InputError(f"term {text!r}: {name!r} is not a definition of the model "
+                                     f"(definitions: {', '.join(sorted(defs))})")
+                return defs[name](*args(")"))
+            el = element(name)
+            if el is not None:
+                return el
+            if name in vars_:
+                return vars_[name][()]
+            raise InputError(f"term {text!r}: unknown name {name!r}")
+        except LangTypeError as e:
+            raise InputError(f"term {text!r}: {e}") from None
+
+    expr = term()
+    if pos != len(tokens):
+        raise InputError(f"term {text!r}: unexpected {tokens[pos]!r}")
+    return Term(text.strip(), expr, env)
+
+
+def _tokens(text: str) -> list[str]:
+    out = []
+    i = 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        m = _TOKEN.match(text, i)
+        if not m:
+            raise InputError(f"term {text!r}: unexpected character {text[i]!r}")
+        out.append(m.group(1))
+        i = m.end()
+    if not out:
+        raise InputError("an empty term")
+    return out
+
+
+@dataclass
+class Projection:
+    diagram: StateDiagram
+    terms: list[str]  # the terms shown
+    dropped: list[str]  # trailing terms dropped to fit max_nodes
+    full_nodes: int  # nodes of the projection on every term asked for
+
+
+def project(graph: StateGraph, texts: list[str], max_nodes: int = DEFAULT_MAX_NODES) -> Projection:
+    """The projection of ``graph`` on the terms ``texts``; see the module docstring."""
+    if not texts:
+        raise InputError("name at least one term to project on (for example ev[v0])")
+    inst = graph.instance
+    terms = [parse_term(inst, t) for t in texts]
+    values = [graph.values(t.expr, t.env) for t in terms]
+    full = len(set(zip(*values)))
+    k = len(terms)
+    while k > 1 and len(set(zip(*values[:k]))) > max_nodes:
+        k -= 1
+    shown, dropped = terms[:k], terms[k:]
+    keys = list(zip(*values[:k]))
+    order: dict[tuple[int, ...], int] = {}
+    count: dict[tuple[int, ...], int] = {}
+    for key in keys:
+        if key not in order:
+            order[key] = len(order)
+        count[key] = count.get(key, 0) + 1
+    initial = {keys[s] for s in graph.initial}
+    decl = {a.name: i for i, a in enumerate(inst.model.actions)}
+    edges: dict[tuple[int, int], set[str]] = {}
+    for s, out in enumerate(graph.succ):
+        ks = keys[s]
+        for t, aid in out:
+            kt = keys[t]
+            if kt != ks:
+                edges.setdefault((order[ks], order[kt]), set()).add(graph.actions[aid].action.name)
+    nodes = []
+    for key, i in sorted(order.items(), key=lambda x: x[1]):
+        lines = [_show(t, code, inst) for t, code in zip(shown, key)]
+        n = count[key]
+        nodes.append(Node(f"n{i}", lines, key in initial, f"{n:,} state{'s' if n != 1 else ''}"))
+    out_edges = []
+    for (a, b), names in sorted(edges.items()):
+        ordered = sorted(names, key=lambda x: decl[x])
+        if len(ordered) > MAX_LABELS:
+            ordered = ordered[: MAX_LABELS - 1] + [f"+{len(ordered) - MAX_LABELS + 1} more"]
+        out_edges.append(Edge(f"n{a}", f"n{b}", ordered))
+    title = (f"projection on {', '.join(t.text for t in shown)}: {inst.model.variant.name}, {inst.describe()}, "
+             f"{graph.n:,} states")
+    caption = ""
+    if dropped:
+        caption = (f"summarised: on all {len(terms)} terms the projection has {full} nodes (more than {max_nodes}); "
+                   f"dropped {', '.join(t.text for t in dropped)}")
+    d = StateDiagram(title, nodes, out_edges, caption=caption)
+    return Projection(d, [t.text for t in shown], [t.text for t in dropped], full)
+
+
+def _show(t: Term, code: int, inst: Instance) -> str:
+    val = t.expr.dom.decode(code, inst.sizes)
+    if isinstance(t.expr.dom, BoolDomain):
+        return t.text if val else f"not {t.text}"
+    return f"{t.text}={fmt_value(val)}"

@@ -1,0 +1,78 @@
+"""``docs/`` generated from the model (see :mod:`lbrspec.docgen.generate` for the pages).
+
+:func:`plan` compares what the generator produces with what is on disk:
+
+* files to write (new or different), byte for byte;
+* generated files no longer produced (they carry the generated-file marker and are removed);
+* hand-written files in the way (a generated path held by a file without the marker): refused,
+  never overwritten, so ``docs/architecture.md`` and any other hand-written page stay as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from .markdown import MARKER_DOT, MARKER_MD
+
+
+@dataclass
+class Plan:
+    root: Path
+    files: dict[str, str]
+    write: list[str] = field(default_factory=list)  # new or changed
+    remove: list[str] = field(default_factory=list)  # generated before, no longer produced
+    blocked: list[str] = field(default_factory=list)  # hand-written files at a generated path
+
+    @property
+    def stale(self) -> list[str]:
+        return sorted(self.write + self.remove)
+
+
+def is_generated(path: Path) -> bool:
+    try:
+        with path.open("r", encoding="utf-8") as fh:
+            first = fh.readline().rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return first in (MARKER_MD, MARKER_DOT)
+
+
+def plan(root: Path, files: dict[str, str]) -> Plan:
+    p = Plan(root, files)
+    for rel, text in files.items():
+        path = root / rel
+        if not path.exists():
+            p.write.append(rel)
+            continue
+        if not is_generated(path):
+            p.blocked.append(rel)
+            continue
+        if path.read_bytes() != text.encode("utf-8"):
+            p.write.append(rel)
+    if root.is_dir():
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if path.is_file() and rel not in files and is_generated(path):
+                p.remove.append(rel)
+    return p
+
+
+def apply(p: Plan) -> None:
+    if p.blocked:
+        raise InputError(f"refusing to overwrite hand-written file(s) in {p.root}: {', '.join(p.blocked)}")
+    for rel in p.write:
+        path = p.root / rel
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(p.files[rel].encode("utf-8"))
+        except OSError as e:
+            raise InputError(f"cannot write {path}: {e.strerror or e}") from None
+    for rel in p.remove:
+        path = p.root / rel
+        path.unlink()
+        parent = path.parent
+        while parent != p.root and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent

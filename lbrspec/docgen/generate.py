@@ -1,0 +1,596 @@
+"""Generating ``docs/`` from the model, so that the docs cannot drift from it.
+
+:func:`compute` runs everything the pages need once (the v8 reachable graph, its analysis and
+liveness, each variant's counterexample); :func:`render` turns those facts into files: a path
+relative to ``docs/`` and its text.  The pages:
+
+* ``README.md``: the model, its sorts and variants, and how the machines compose (who reads
+  whom, which machine transitions each synchronised step runs);
+* ``machines/<machine>.md``: one page per machine: its diagram, variables, transitions with
+  their guards and updates, and the patches of the series it reflects;
+* ``properties.md``: the property catalogue: every invariant, goal and liveness property, the
+  patch it comes from, the engines that check it, its status on v8 and the variants that break it;
+* ``analysis.md``: the graph analysis of v8, the liveness verdicts, and projections of the
+  reachable graph;
+* ``gallery/``: each variant's counterexample as a sequence diagram and as text.
+
+Every diagram is also written as Graphviz DOT next to its page.  Nothing depends on the clock
+or the machine (no timings, no dates), so the same model gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..analysis.liveness import LivenessResult, check_liveness
+from ..analysis.stategraph import StateGraph
+from ..analysis.summary import GraphSummary, summarise
+from ..diagrams import dot, mermaid
+from ..diagrams.figure import StateDiagram
+from ..diagrams.machines import choose_view, machine_diagram
+from ..diagrams.projection import Projection, project
+from ..diagrams.sequence import sequence
+from ..explicit.explore import ExploreResult, explore
+from ..explicit.instance import Instance
+from ..lang.domains import BoolDomain, Domain, EnumDomain, RangeDomain, SortDomain, UnionDomain
+from ..lang.expr import ANY, Expr, Local, as_domain, coerce, expand, vars_read
+from ..lang.liveness import STRONG, WEAK, Liveness
+from ..lang.pretty import show, show_update
+from ..lang.spec import Model, Variant
+from ..trace import Trace
+from ..trace.text import render as render_text
+from .markdown import MARKER_DOT, block, code, page, table
+
+#: Projections drawn in analysis.md: (file name, title, terms).
+PROJECTIONS = (
+    ("event-passthrough-owner", "One vCPU's event, its pass-through, and who holds the LBR of its pCPU",
+     ["ev[v0]", "passthru[v0]", "owns(v0, cpu[v0])", "pinned_holds(cpu[v0])"]),
+    ("handler-ownership", "KVM's LBR handler against ownership",
+     ["pc[v0]", "in_guest[v0]", "passthru[v0]", "owns(v0, cpu[v0])"]),
+    ("host-user-and-ownership", "A host LBR user against whether one vCPU's event holds its pCPU's LBR",
+     ["hu[h0]", "owns(v0, cpu[v0])"]),
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class VariantFacts:
+    variant: Variant
+    trace: Trace | None
+    found: str  # what the check found, in words
+    steps: int | None
+    liveness: list[LivenessResult] = field(default_factory=list)
+
+
+@dataclass
+class Facts:
+    model: Model
+    inst: Instance
+    result: ExploreResult
+    graph: StateGraph
+    summary: GraphSummary
+    props: tuple[Liveness, ...]
+    liveness: list[LivenessResult]
+    fairness_demos: list[tuple[str, str, str, LivenessResult]]  # (file stem, title, explanation, result)
+    variants: dict[str, VariantFacts]
+    machine_figures: dict[str, StateDiagram]
+    projections: list[tuple[str, str, Projection]]
+    engines: dict[str, str]
+
+
+def engines() -> dict[str, str]:
+    """The engines present in this installation (the Z3 and Hypothesis engines are optional)."""
+    out = {"explicit": "explicit-state explorer (`lbrspec check`)"}
+    if importlib.util.find_spec("lbrspec.smt") is not None:
+        out["z3"] = "Z3 (`lbrspec.smt`: bounded model checking and induction)"
+    if importlib.util.find_spec("lbrspec.pbt") is not None:
+        out["hypothesis"] = "Hypothesis (`lbrspec.pbt`: random runs checking every invariant)"
+    return out
+
+
+def compute(progress: Progress | None = None) -> Facts:
+    from lbrspec_models import guest_lbr
+
+    say = progress or (lambda _msg: None)
+    model = guest_lbr.build(guest_lbr.DEFAULT_VARIANT)
+    inst = Instance(model)
+    say(f"exploring {model.variant.name} on {inst.describe()} with its graph")
+    result = explore(inst, keep_graph=True)
+    graph = StateGraph(result)
+    say("graph analysis")
+    summary = summarise(graph)
+    props = guest_lbr.liveness(model)
+    say("liveness")
+    live = [r for p in props for r in check_liveness(graph, p)]
+    say("fairness demonstrations")
+    demos = _fairness_demos(graph, props)
+    say("machine diagrams")
+    figures = {m.name: machine_diagram(graph, choose_view(graph, m.name)) for m in model.machines}
+    say("projections")
+    projections = [(stem, title, project(graph, terms)) for stem, title, terms in PROJECTIONS]
+    variants: dict[str, VariantFacts] = {}
+    for name, v in {**guest_lbr.VARIANTS, **guest_lbr.LIVENESS_VARIANTS}.items():
+        if v.kind == "design":
+            continue
+        say(f"variant {name}")
+        variants[name] = _variant_facts(guest_lbr, name)
+    return Facts(model, inst, result, graph, summary, props, live, demos, variants, figures, projections, engines())
+
+
+def _fairness_demos(graph: StateGraph, props: tuple[Liveness, ...]) -> list[tuple[str, str, str, LivenessResult]]:
+    """What the strong-fairness assumptions buy: the first pass-through property checked for v0
+    with weaker assumptions, which v8 then fails."""
+    prop = props[0]
+    weak_only = dataclasses.replace(
+        prop, fairness=tuple(dataclasses.replace(f, kind=WEAK) for f in prop.fairness))
+    no_reentry = dataclasses.replace(prop, fairness=tuple(f for f in prop.fairness if f.when is None))
+    out = []
+    # with more vCPU threads than pCPUs a pCPU is idle only now and then: a weakly fair
+    # scheduler may starve a thread
+    small = Instance(graph.instance.model, {"vCPU": 2, "pCPU": 1, "host_user": 1})
+    small_graph = StateGraph(explore(small, keep_graph=True, stop_at_violation=False, check_deadlock=False))
+    weak_sched = dataclasses.replace(prop, fairness=tuple(
+        dataclasses.replace(f, kind=WEAK) if f.action == "sched_in" else f for f in prop.fairness))
+    res = check_liveness(small_graph, weak_sched, only={"v": "v0"})[0]
+    out.append(("fairness-weak-scheduler", f"{prop.name} with a weakly fair scheduler, 2 vCPUs on 1 pCPU",
+                "Scheduling a thread in only weakly fair, on 2 vCPUs and 1 pCPU: the pCPU is idle only between one "
+                "thread's sched-out and the next sched-in, so a weakly fair scheduler may always pick the other "
+                "thread and starve this one.", res))
+    for stem, title, explain, p in (
+        ("fairness-weak-only", f"{prop.name} with weak fairness only",
+         "Every fairness condition weakened to weak fairness: the scheduler may preempt the vCPU thread at "
+         "the same point of KVM's handler forever, since the handler's next step is enabled only while the "
+         "thread runs.", weak_only),
+        ("fairness-no-reentry", f"{prop.name} without the re-entry assumption",
+         "Strong fairness for KVM's progress, but no assumption that a thread holding pass-through re-enters "
+         "its guest: the scheduler preempts it every time between KVM's access and the VM-entry, and sched-in "
+         "intercepts the LBR MSRs again (patch 12).", no_reentry),
+    ):
+        res = check_liveness(graph, p, only={"v": "v0"})[0]
+        out.append((stem, title, explain, res))
+    return out
+
+
+def _variant_facts(guest_lbr, name: str) -> VariantFacts:
+    model = guest_lbr.build(name)
+    v = model.variant
+    inst = Instance(model)
+    if name in guest_lbr.LIVENESS_VARIANTS:
+        r = explore(inst, keep_graph=True, stop_at_violation=False, check_deadlock=False)
+        graph = StateGraph(r)
+        results = [x for p in guest_lbr.liveness(model) if p.name == v.expected for x in check_liveness(graph, p)]
+        bad = [x for x in results if x.verdict == "violated"]
+        if bad:
+            first = bad[0]
+            found = (f"liveness property {first.name} violated for {', '.join(f'{k}={x}' for k, x in first.binding.items())}: "
+                     f"a prefix of {first.prefix_length} steps and a loop of {first.loop_length}")
+            return VariantFacts(v, first.lasso, found, len(first.lasso) if first.lasso else None, results)
+        return VariantFacts(v, None, "every liveness property holds", None, results)
+    r = explore(inst)
+    if r.violation is None:
+        found = "nothing: every invariant holds" if not r.goals_unreached else f"goals unreached: {', '.join(r.goals_unreached)}"
+        return VariantFacts(v, None, found, None)
+    viol = r.violation
+    what = "a deadlock" if viol.kind == "deadlock" else f"invariant {viol.names[0]} violated"
+    return VariantFacts(v, viol.trace, f"{what} after {len(viol.trace)} steps", len(viol.trace))
+
+
+# -- rendering -----------------------------------------------------------------------------------
+def render(f: Facts) -> dict[str, str]:
+    """Every generated file: path relative to ``docs/`` -> text."""
+    files: dict[str, str] = {}
+    files["README.md"] = _overview(f)
+    files["composition.dot"] = _dot(_composition_dot(f.model))
+    for m in f.model.machines:
+        files[f"machines/{m.name}.md"] = _machine_page(f, m.name)
+        files[f"machines/{m.name}.dot"] = _dot(dot.state_diagram(f.machine_figures[m.name]))
+    files["properties.md"] = _properties(f)
+    files["analysis.md"] = _analysis(f)
+    for stem, _title, p in f.projections:
+        files[f"projections/{stem}.dot"] = _dot(dot.state_diagram(p.diagram))
+    files["gallery/README.md"] = _gallery_index(f)
+    for name, vf in f.variants.items():
+        files[f"gallery/{name}.md"] = _gallery_page(f, vf)
+        if vf.trace is not None:
+            files[f"gallery/{name}.dot"] = _dot(dot.sequence_diagram(sequence(vf.trace, _model_of(name))))
+    for stem, title, explain, res in f.fairness_demos:
+        files[f"gallery/{stem}.md"] = _demo_page(f, stem, title, explain, res)
+        if res.lasso is not None:
+            files[f"gallery/{stem}.dot"] = _dot(dot.sequence_diagram(sequence(res.lasso, f.model)))
+    return dict(sorted(files.items()))
+
+
+def _dot(text: str) -> str:
+    return f"{MARKER_DOT}\n{text}"
+
+
+def _model_of(name: str) -> Model:
+    from lbrspec_models import guest_lbr
+
+    return guest_lbr.build(name)
+
+
+def _patch_no(patch: str) -> int | None:
+    import re
+
+    m = re.search(r"patch (\d+)/14", patch)
+    return int(m.group(1)) if m else None
+
+
+def _first_para(doc: str) -> str:
+    return doc.strip().split("\n\n", 1)[0].replace("\n", " ")
+
+
+def _domain(d: Domain) -> str:
+    if isinstance(d, BoolDomain):
+        return "bool"
+    if isinstance(d, EnumDomain):
+        return " | ".join(d.members)
+    if isinstance(d, UnionDomain):
+        return " | ".join(list(d.consts) + [f"{c}({s.name})" for c, s in d.ctors])
+    if isinstance(d, SortDomain):
+        return d.sort.name
+    if isinstance(d, RangeDomain):
+        return d.name
+    return d.name
+
+
+def _init(v) -> str:
+    init = v.init
+    if init is ANY:
+        return "any"
+    if callable(init) and not isinstance(init, Expr):
+        names = list(inspect.signature(init).parameters)[: len(v.index)]
+        locs = tuple(Local(n, as_domain(s)) for n, s in zip(names, v.index))
+        return show(coerce(init(*locs), v.dom))
+    values = init if isinstance(init, (list, tuple)) else [init]
+    return " or ".join(show(coerce(x, v.dom)) for x in values)
+
+
+def _overview(f: Facts) -> str:
+    from lbrspec_models import guest_lbr
+
+    m = f.model
+    intro = (
+        f"{_first_para(m.doc)}\n\n"
+        "This page and the others in `docs/` (except the hand-written [architecture](architecture.md)) are generated "
+        "by `lbrspec docs` from the model in `models/guest_lbr.py`; `lbrspec docs --check` fails when they are stale. "
+        f"Every figure is computed on the default instance: {f.inst.describe()}."
+    )
+    pages = "\n".join([
+        "## Pages",
+        "",
+        "- [Property catalogue](properties.md): every invariant, goal and liveness property, its patch, engines, status.",
+        "- [Graph analysis, liveness and projections](analysis.md) of the v8 reachable graph.",
+        "- [Counterexample gallery](gallery/README.md): each variant's counterexample as a sequence diagram and as text.",
+        "- Machines: " + ", ".join(f"[{x.name}](machines/{x.name}.md)" for x in m.machines) + ".",
+        "- [Architecture](architecture.md) of lbrspec itself (hand-written).",
+    ])
+    sorts = table(["sort", "elements", "default size", "what it is"],
+                  [(s.name, f"{s.prefix}0, {s.prefix}1, ...", m.default_sizes.get(s.name, ""), s.doc) for s in m.sorts])
+    machines = table(
+        ["machine", "variables", "reads", "patch", "what it is"],
+        [(f"[{x.name}](machines/{x.name}.md)", ", ".join(v.name + ("[" + ",".join(s.prefix for s in v.index) + "]" if v.index else "")
+                                                       for v in x.vars),
+          ", ".join(x.reads) or "-", x.patch or "-", x.doc) for x in m.machines],
+    )
+    composition = _composition_mermaid(m)
+    sync_rows = []
+    for a in m.actions:
+        by_machine: dict[str, list[str]] = {}
+        for p in a.parts:
+            by_machine.setdefault(p.transition.machine.name, []).append(p.transition.name)
+        sync_rows.append([code(a.name)] + [", ".join(by_machine.get(x.name, [])) or "" for x in m.machines])
+    sync = table(["action"] + [x.name for x in m.machines], sync_rows)
+    variant_rows = []
+    for name, v in {**guest_lbr.VARIANTS, **guest_lbr.LIVENESS_VARIANTS}.items():
+        variant_rows.append((f"[{name}](gallery/{name}.md)" if name in f.variants else name, v.kind, v.expected or "-",
+                             v.patch or "-", v.description))
+    return page(
+        f"The {m.name} model (generated)",
+        intro,
+        pages,
+        "## Sorts\n\n" + sorts,
+        "## Machines\n\nEach machine owns its variables and may read those of the machines it declares. "
+        "An arrow A → B below means A reads B's variables.\n\n" + mermaid.fenced(composition)
+        + "\nGraphviz: [composition.dot](composition.dot).\n\n" + machines,
+        "## How the machines compose\n\nEach action of the product is one atomic step: a synchronised step runs "
+        "several machine transitions at once (their guards conjoined, their updates united); a transition used "
+        "in no synchronisation is an action of its own. The table shows, for each action, the transition each "
+        "machine contributes.\n\n" + sync,
+        "## Variants\n\nThe v8 design, the design alternatives its changelog fixed, and mutants; each breaks the "
+        "property named.\n\n" + table(["variant", "kind", "breaks", "patch", "what changes"], variant_rows),
+        "## The model's own description\n\nThe model's docstring, with the modelling assumptions A1 to A7:\n\n"
+        + block(m.doc.strip()),
+    )
+
+
+def _composition_mermaid(m: Model) -> str:
+    out = ["flowchart LR"]
+    for x in m.machines:
+        out.append(f"    {x.name}[\"{x.name}\"]")
+    for x in m.machines:
+        for r in x.reads:
+            out.append(f"    {x.name} -.-> {r}")
+    return "\n".join(out) + "\n"
+
+
+def _composition_dot(m: Model) -> str:
+    fig = StateDiagram(
+        f"{m.name}: machines (an arrow A -> B: A reads B's variables)",
+        [dot_node(x.name, [x.name] + [v.name for v in x.vars]) for x in m.machines],
+        [],
+    )
+    from ..diagrams.figure import Edge
+
+    fig.edges = [Edge(x.name, r, []) for x in m.machines for r in x.reads]
+    return dot.state_diagram(fig)
+
+
+def dot_node(node_id: str, lines: list[str]):
+    from ..diagrams.figure import Node
+
+    return Node(node_id, lines)
+
+
+def _actions_with(m: Model, machine: str) -> dict[str, list[str]]:
+    """transition name -> the actions it is part of."""
+    out: dict[str, list[str]] = {}
+    for a in m.actions:
+        for p in a.parts:
+            if p.transition.machine.name == machine:
+                out.setdefault(p.transition.name, []).append(a.name)
+    return out
+
+
+def _machine_page(f: Facts, name: str) -> str:
+    m = f.model
+    mach = m.machine(name)
+    fig = f.machine_figures[name]
+    acts = _actions_with(m, name)
+    variables = table(
+        ["variable", "indexed by", "values", "initially", "ghost", "meaning"],
+        [(code(v.name), ", ".join(s.name for s in v.index) or "-", _domain(v.dom), _init(v), "yes" if v.ghost else "",
+          v.doc) for v in mach.vars],
+    )
+    trans_rows = []
+    for t in mach.transitions:
+        params = ", ".join(f"{p.name}: {p.dom.name}" for p in t.params)
+        guard = "true" if show(t.guard) == "true" else show(t.guard)
+        updates = "; ".join(show_update(u) for u in t.updates) or "(none)"
+        trans_rows.append((code(t.name), params, code(guard), code(updates), ", ".join(acts.get(t.name, [])), t.doc))
+    transitions = table(["transition", "parameters", "guard", "updates", "in actions", "what it models"], trans_rows)
+    patches = _machine_patches(m, name)
+    patch_rows = [(f"patch {n}/14", title, "; ".join(where)) for n, (title, where) in sorted(patches.items())]
+    control = ", ".join(code(v) for v in _control_names(fig))
+    diagram = (
+        f"Control states of the first member of the family, over {control}, as reachable in the product "
+        f"(v8, {f.inst.describe()}): {len(fig.nodes)} states, {len(fig.edges)} transitions between them. "
+        "Edges are labelled with the machine's transitions and their guards, abbreviated; the full guards are in "
+        "the table below. Graphviz: "
+        f"[{name}.dot]({name}.dot).\n\n" + mermaid.fenced(mermaid.state_diagram(fig))
+    )
+    reads = ", ".join(f"[{r}]({r}.md)" for r in mach.reads) or "nothing outside itself"
+    return page(
+        f"Machine `{name}`",
+        f"{mach.doc}\n\nReads: {reads}." + (f" Cites {mach.patch}." if mach.patch else "")
+        + "\n\n[All machines](../README.md#machines) · [property catalogue](../properties.md)",
+        "## Diagram\n\n" + diagram,
+        "## Variables\n\n" + variables,
+        "## Transitions\n\n" + transitions,
+        "## Patches it reflects\n\n" + (table(["patch", "title", "where"], patch_rows) if patch_rows
+                                       else "No patch of the series is cited by this machine, its transitions, or the "
+                                            "properties that read its variables.\n"),
+    )
+
+
+def _control_names(fig: StateDiagram) -> list[str]:
+    title = fig.title
+    inside = title[title.index("(") + 1: title.index(")")]
+    return [x.strip() for x in inside.split(",")]
+
+
+def _machine_patches(m: Model, name: str) -> dict[int, tuple[str, list[str]]]:
+    from lbrspec_models.guest_lbr import PATCHES
+
+    out: dict[int, tuple[str, list[str]]] = {}
+
+    def add(patch: str, where: str) -> None:
+        n = _patch_no(patch)
+        if n is None:
+            return
+        entry = out.setdefault(n, (PATCHES.get(n, ""), []))
+        if where not in entry[1]:
+            entry[1].append(where)
+
+    mach = m.machine(name)
+    add(mach.patch, "the machine")
+    for t in mach.transitions:
+        add(t.patch, f"transition {t.name}")
+    for a in m.actions:
+        if any(p.transition.machine is mach for p in a.parts) and a.patch:
+            add(a.patch, f"action {a.name}")
+    own = set(mach.vars)
+    for inv in m.invariants:
+        if own & vars_read(expand(inv.body)):
+            add(inv.patch, f"invariant {inv.name}")
+    for g in m.goals:
+        if own & vars_read(expand(g.body)):
+            add(g.patch, f"goal {g.name}")
+    return out
+
+
+def _status_invariant(f: Facts, name: str) -> str:
+    return f"holds in all {f.result.states:,} states" if f.result.violation is None else "violated"
+
+
+def _properties(f: Facts) -> str:
+    m = f.model
+    eng = f.engines
+    safety_engines = ", ".join(eng.values())
+    broken: dict[str, list[str]] = {}
+    for name, vf in f.variants.items():
+        if vf.variant.expected:
+            broken.setdefault(vf.variant.expected, []).append(
+                f"[{name}](gallery/{name}.md) ({vf.steps} steps)" if vf.trace is not None else f"{name} (not caught)")
+    inv_rows = [(code(i.name), i.summary, i.patch, safety_engines, _status_invariant(f, i.name),
+                 "; ".join(broken.get(i.name, [])) or "-") for i in m.invariants]
+    goal_status = {g.name: g for g in f.result.goals}
+    goal_rows = [(code(g.name), g.summary, g.patch, eng["explicit"],
+                  "reached" if goal_status[g.name].reached else "UNREACHED") for g in m.goals]
+    live_by = {}
+    for r in f.liveness:
+        live_by.setdefault(r.name, []).append(r)
+    live_rows = []
+    for p in f.props:
+        rs = live_by.get(p.name, [])
+        status = "holds for " + ", ".join(str(list(r.binding.values())[0]) + (" (VACUOUSLY)" if r.vacuous else "")
+                                          for r in rs if r.verdict == "holds")
+        bad = [r for r in rs if r.verdict != "holds"]
+        if bad:
+            status = "VIOLATED for " + ", ".join(r.label for r in bad)
+        live_rows.append((code(p.name), p.summary, p.patch, "explicit-state explorer: fair-cycle search",
+                          status, "; ".join(broken.get(p.name, [])) or "-"))
+    details = []
+    for p in f.props:
+        fair = table(["fairness", "kind", "why"],
+                     [(code(x.describe()), "strong" if x.kind == STRONG else "weak", x.why) for x in p.fairness])
+        quiet = (", ".join(code(q.describe()) for q in p.quiet)) if p.quiet else "none"
+        details.append(
+            f"### `{p.name}`\n\n{p.doc.strip()}\n\n"
+            f"- trigger: {code(show(p.trigger))}\n- goal: {code(show(p.goal))}\n"
+            f"- from the trigger on, these actions no longer occur: {quiet}\n\n{fair}"
+        )
+    demo_rows = [(title, f"[{r.prefix_length} + {r.loop_length} steps](gallery/{stem}.md)" if r.lasso else "holds", explain)
+                 for stem, title, explain, r in f.fairness_demos]
+    engine_note = ("Engines present in this installation: " + "; ".join(eng.values())
+                   + ". Safety invariants list every engine present; reachability goals and liveness are checked "
+                   "by the explicit-state explorer.")
+    return page(
+        "Property catalogue (generated)",
+        f"Every property of the model, the patch of the v8 series it comes from, the engines that check it, its "
+        f"status on v8 ({f.inst.describe()}) and the variants that break it, each caught with the counterexample "
+        f"linked. {engine_note}\n\n[Overview](README.md) · [analysis](analysis.md) · [gallery](gallery/README.md)",
+        "## Safety invariants\n\nChecked in every reachable state.\n\n"
+        + table(["property", "what it says", "patch", "engines", "status on v8", "broken by"], inv_rows),
+        "## Reachability goals\n\nStates (or steps) that must be reachable, so that no property holds vacuously.\n\n"
+        + table(["goal", "what must be reachable", "patch", "engines", "status on v8"], goal_rows),
+        "## Liveness properties\n\nEach is `trigger ~> goal`: whenever the trigger holds, the goal holds then or later, "
+        "in every behaviour that meets the fairness conditions and in which the listed actions no longer occur. "
+        "Checked on the full reachable graph (no reduction) by a fair-cycle search over strongly connected "
+        "components; a failure comes with a lasso (a prefix and a loop repeated forever).\n\n"
+        + table(["property", "what it says", "patch", "engines", "status on v8", "broken by"], live_rows),
+        "\n".join(details),
+        "### What the fairness assumptions buy\n\nTime slices ending and IPI delivery are weakly fair, as DOMAIN.md §4 "
+        "says; scheduling a thread in, KVM's progress and the guest's use of LBR are strongly fair. With weaker "
+        "assumptions v8 fails the first pass-through property, with these lassos:\n\n" + table(["assumptions", "lasso on v8 (v0)", "why"], demo_rows),
+    )
+
+
+def _analysis(f: Facts) -> str:
+    s = f.summary
+    rows = [
+        ("states", f"{s.states:,}"),
+        ("transitions", f"{s.transitions:,} ({s.distinct_edges:,} distinct edges)"),
+        ("strongly connected components", f"{s.components:,}"),
+        ("actions never enabled", ", ".join(s.actions_never_enabled) or "none"),
+        ("action instances never enabled", f"{len(s.instances_never_enabled)} of {s.instances_total}"
+         + (": " + ", ".join(s.instances_never_enabled) if s.instances_never_enabled else "")),
+        ("machine transitions never enabled", ", ".join(s.transitions_never_enabled) or "none"),
+        ("sink strongly connected components", f"{len(s.sink_components)}: " + "; ".join(c.describe(6) for c in s.sink_components)),
+        ("diameter", f"{s.diameter}: the longest shortest path from an initial state; a bounded check needs "
+                     f"{s.diameter} steps to reach every state"),
+        ("goals unreached", ", ".join(s.goals_unreached) or "none"),
+    ]
+    live_rows = []
+    for r in f.liveness:
+        live_rows.append((code(r.label), r.verdict + (" (vacuously)" if r.vacuous else ""), f"{r.trigger_states:,}",
+                          "-" if r.lasso is None else f"{r.prefix_length} + {r.loop_length}"))
+    proj = []
+    for stem, title, p in f.projections:
+        d = p.diagram
+        extra = f" {d.caption}." if d.caption else ""
+        proj.append(
+            f"### {title}\n\nTerms: {', '.join(code(t) for t in p.terms)}. {len(d.nodes)} nodes (each with the number "
+            f"of states it stands for), {len(d.edges)} edges labelled with the actions between them; steps that keep "
+            f"every term's value are not drawn.{extra} Graphviz: [{stem}.dot](projections/{stem}.dot).\n\n"
+            + mermaid.fenced(mermaid.state_diagram(d))
+        )
+    return page(
+        "Graph analysis, liveness and projections of v8 (generated)",
+        f"The reachable graph of {f.model.variant.name} on {f.inst.describe()}, as networkx and lbrspec's "
+        "fair-cycle search see it. `lbrspec check --analysis --liveness` prints the same on any instance, and "
+        "`lbrspec diagram project TERM...` draws any projection.\n\n[Overview](README.md) · "
+        "[property catalogue](properties.md)",
+        "## Graph analysis\n\n" + table(["what", "value"], rows),
+        "## Liveness\n\nOne line per property and vCPU: the number of reachable states where the trigger holds and "
+        "the goal does not, and the lasso (steps to the loop + steps of the loop) when it fails. The fairness each "
+        "property assumes is in the [property catalogue](properties.md#liveness-properties).\n\n"
+        + table(["property", "verdict", "trigger states", "lasso"], live_rows),
+        "## Projections\n\nThe reachable graph quotiented by a few terms (slots, or definitions of the model applied "
+        "to slots): one node per reachable combination of their values.\n\n" + "\n".join(proj),
+    )
+
+
+def _gallery_index(f: Facts) -> str:
+    rows = []
+    for name, vf in f.variants.items():
+        v = vf.variant
+        rows.append((f"[{name}]({name}.md)", v.kind, v.expected or "-", v.patch or "-", vf.found))
+    demos = [(f"[{title}]({stem}.md)", f"{r.prefix_length} + {r.loop_length} steps" if r.lasso else "holds")
+             for stem, title, _e, r in f.fairness_demos]
+    return page(
+        "Counterexample gallery (generated)",
+        "For each variant of the model, what `lbrspec check` finds: the shortest trace to the broken invariant (or, for "
+        "a liveness mutant, the lasso) as a sequence diagram between the guest, KVM, the perf core, the host LBR user "
+        "and the IPI, and as text. [Overview](../README.md) · [property catalogue](../properties.md)",
+        "## Variants\n\n" + table(["variant", "kind", "breaks", "patch", "found"], rows),
+        "## Fairness demonstrations\n\nv8 checked with weaker fairness assumptions than the catalogue's (see "
+        "[what the fairness assumptions buy](../properties.md#what-the-fairness-assumptions-buy)).\n\n"
+        + table(["check", "lasso"], demos),
+    )
+
+
+def _gallery_page(f: Facts, vf: VariantFacts) -> str:
+    v = vf.variant
+    model = _model_of(v.name)
+    head = (f"{v.description}\n\n- kind: {v.kind}\n- breaks: {code(v.expected) if v.expected else '-'}"
+            f"\n- patch: {v.patch or '-'}\n- found: {vf.found}\n\n[Gallery](README.md) · "
+            f"[property catalogue](../properties.md)")
+    if vf.trace is None:
+        return page(f"Variant `{v.name}`", head, "No counterexample was found on the default instance.")
+    seq = sequence(vf.trace, model)
+    changed = ", ".join(sorted(k for k, x in v.switches.items() if x != _v8_switches().get(k)))
+    return page(
+        f"Variant `{v.name}`",
+        head + (f"\n\nSwitches changed from v8: {code(changed)}." if changed else ""),
+        "## Sequence diagram\n\nLanes are derived from the machines of each step's transitions; notes show what "
+        f"the step changed. Graphviz: [{v.name}.dot]({v.name}.dot).\n\n" + mermaid.fenced(mermaid.sequence_diagram(seq)),
+        "## As text\n\n" + block(render_text(vf.trace, model)),
+    )
+
+
+def _demo_page(f: Facts, stem: str, title: str, explain: str, res: LivenessResult) -> str:
+    head = f"{explain}\n\n[Gallery](README.md) · [property catalogue](../properties.md#what-the-fairness-assumptions-buy)"
+    if res.lasso is None:
+        return page(title, head, "The property holds even so.")
+    seq = sequence(res.lasso, f.model)
+    return page(
+        title,
+        head + f"\n\nv8 fails `{res.label}` under these assumptions: {res.prefix_length} steps, then a loop of "
+        f"{res.loop_length} steps repeated forever.",
+        f"## Sequence diagram\n\nGraphviz: [{stem}.dot]({stem}.dot).\n\n" + mermaid.fenced(mermaid.sequence_diagram(seq)),
+        "## As text\n\n" + block(render_text(res.lasso, f.model)),
+    )
+
+
+def _v8_switches() -> dict[str, bool]:
+    from lbrspec_models.guest_lbr import V8_SWITCHES
+
+    return V8_SWITCHES
+
