@@ -31,7 +31,7 @@ def token_ring(bug: bool = False, deadlock: bool = False):
     m = spec.machine("ring")
     has = m.var("has", BOOL, index=[N], init=False)
     started = m.var("started", BOOL, init=False)
-    start = m.transition("start", {"n": N}, guard=lambda n: ~started(),
+    m.transition("start", {"n": N}, guard=lambda n: ~started(),
                          updates=lambda n: [has[n].becomes(True), started().becomes(True)])
     give = None
     if not deadlock:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -98,7 +97,8 @@ def emit_json(obj: dict[str, Any]) -> None:
 class Progress:
     """Progress for long runs: a live line on a terminal, a line every 10 s otherwise.
 
-    Nothing is shown for runs shorter than ``delay`` seconds.
+    Nothing is shown for runs shorter than ``delay`` seconds.  Calling the object with the
+    explorer's figures (states, queue, depth, seconds) shows them; :meth:`show` takes any text.
     """
 
     def __init__(self, enabled: bool, delay: float = 2.0) -> None:
@@ -107,13 +107,14 @@ class Progress:
         self.tty = sys.stderr.isatty()
         self._status = None
         self._last_line = 0.0
-        self._start = time.perf_counter()
 
     def __call__(self, states: int, queue: int, depth: int, seconds: float) -> None:
+        rate = states / seconds if seconds > 0 else 0.0
+        self.show(f"{states:,} states, {queue:,} queued, depth {depth}, {rate:,.0f} states/s, {seconds:.0f} s", seconds)
+
+    def show(self, text: str, seconds: float) -> None:
         if not self.enabled or seconds < self.delay:
             return
-        rate = states / seconds if seconds > 0 else 0.0
-        text = f"{states:,} states, {queue:,} queued, depth {depth}, {rate:,.0f} states/s, {seconds:.0f} s"
         if self.tty:
             if self._status is None:
                 from rich.console import Console

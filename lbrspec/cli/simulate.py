@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -11,44 +10,24 @@ from ..errors import EXIT_HOLDS, EXIT_VIOLATED, InputError
 from ..pbt.failures import InvariantViolated
 from ..pbt.simulate import SimulateResult, simulate
 from ..trace.itf import write_itf
-from .common import check_writable, emit_json, make_instance, positive, size_options, variant_option
+from .common import Progress, check_writable, emit_json, make_instance, positive, size_options, variant_option
 
 #: Hypothesis keeps a run's choices in a bounded buffer; far longer walks would be cut short.
 MAX_STEPS = 2000
 
 
-class WalkProgress:
-    """Progress of a long simulation: a live line on a terminal, a line every 10 s otherwise."""
+class WalkProgress(Progress):
+    """Progress of a long simulation: walks, steps and steps per second."""
 
     def __init__(self, enabled: bool, delay: float = 2.0) -> None:
-        self.enabled = enabled
-        self.delay = delay
-        self.tty = sys.stderr.isatty()
-        self._status: Any = None
-        self._last_line = 0.0
+        super().__init__(enabled, delay)
         self._last_update = 0.0
 
-    def __call__(self, walks: int, steps: int, seconds: float) -> None:
-        if not self.enabled or seconds < self.delay or seconds - self._last_update < 0.5:
+    def __call__(self, walks: int, steps: int, seconds: float) -> None:  # type: ignore[override]
+        if seconds - self._last_update < 0.5:
             return
         self._last_update = seconds
-        text = f"{walks:,} walks, {steps:,} steps, {steps / seconds:,.0f} steps/s, {seconds:.0f} s"
-        if self.tty:
-            if self._status is None:
-                from rich.console import Console
-
-                self._status = Console(stderr=True).status(text)
-                self._status.start()
-            else:
-                self._status.update(text)
-        elif seconds - self._last_line >= 10.0:
-            self._last_line = seconds
-            click.echo(f"progress: {text}", err=True)
-
-    def close(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+        self.show(f"{walks:,} walks, {steps:,} steps, {steps / seconds:,.0f} steps/s, {seconds:.0f} s", seconds)
 
 
 def result_json(r: SimulateResult, trace_out: str | None) -> dict[str, Any]:

@@ -203,6 +203,34 @@ class Compiled:
     source: str
 
 
+def goal_instances(
+    inst: Instance, actions: list[ActionInstance], gen: _Gen
+) -> list[tuple[int, int | None, tuple[int, ...], Expr, dict[Local, int]]]:
+    """Every goal, instantiated: ``(goal index, action instance or None, binding, body, env)``.
+
+    A state goal gives one instance per binding of its parameters (``None``: any state); a step
+    goal gives one per action instance that contains its transition, with the transition's
+    parameters bound to that part's arguments (evaluated with the action's parameters)."""
+    out: list[tuple[int, int | None, tuple[int, ...], Expr, dict[Local, int]]] = []
+    for gi, goal in enumerate(inst.model.goals):
+        body = expand(goal.body)
+        if goal.on is None:
+            for b in inst.bindings(goal.params):
+                out.append((gi, None, b, body, dict(zip(goal.params, b))))
+            continue
+        for ai in actions:
+            for part in ai.action.parts:
+                if part.transition is not goal.on:
+                    continue
+                env = dict(zip(ai.action.params, ai.params))
+                args = [gen.expr(expand(x), env) for x in part.args]
+                if not all(a[0] for a in args):
+                    raise TypeError("step goals need transition arguments that are parameters")
+                vals = tuple(int(a[1]) for a in args)  # type: ignore[arg-type]
+                out.append((gi, ai.index, vals, body, dict(zip(goal.on.params, vals))))
+    return out
+
+
 def _range_check(name: str, lo: int, hi: int) -> Callable[[int], int]:
     def check(v: int) -> int:
         if not lo <= v <= hi:
@@ -251,32 +279,14 @@ def compile_instance(inst: Instance) -> Compiled:
 
     goal_specs: list[tuple[int, tuple[int, ...], str]] = []
     step_specs: dict[int, list[tuple[int, str]]] = {}
-    n = 0
-    for gi, goal in enumerate(model.goals):
-        body = expand(goal.body)
-        if goal.on is None:
-            for b in inst.bindings(goal.params):
-                f = gen.expr(body, dict(zip(goal.params, b)))
-                lines.append(f"def goal_{n}(s):")
-                lines.append(f"    return bool({_text(f)})")
-                goal_specs.append((gi, b, f"goal_{n}"))
-                n += 1
+    for n, (gi, step_of, binding, body, env) in enumerate(goal_instances(inst, acts, gen)):
+        f = gen.expr(body, env)
+        lines.append(f"def goal_{n}(s):")
+        lines.append(f"    return bool({_text(f)})")
+        if step_of is None:
+            goal_specs.append((gi, binding, f"goal_{n}"))
         else:
-            for ai in acts:
-                for part in ai.action.parts:
-                    if part.transition is not goal.on:
-                        continue
-                    env = dict(zip(ai.action.params, ai.params))
-                    # the goal speaks of the transition's parameters: bind them to the part's arguments
-                    args = [gen.expr(expand(x), env) for x in part.args]
-                    if not all(a[0] for a in args):
-                        raise TypeError("step goals need transition arguments that are parameters")
-                    genv = dict(zip(goal.on.params, [int(a[1]) for a in args]))  # type: ignore[arg-type]
-                    f = gen.expr(body, genv)
-                    lines.append(f"def goal_{n}(s):")
-                    lines.append(f"    return bool({_text(f)})")
-                    step_specs.setdefault(ai.index, []).append((gi, f"goal_{n}"))
-                    n += 1
+            step_specs.setdefault(step_of, []).append((gi, f"goal_{n}"))
     source = "\n".join(lines) + "\n"
     code = compile(source, f"<lbrspec:{model.name}:{model.variant.name}>", "exec")
     exec(code, namespace)

@@ -222,7 +222,7 @@ def explore(
     index: dict[State, int] = {}
     edges: list[tuple[int, int, int]] | None = [] if keep_graph else None
 
-    goal_names = [g.name for g in model.goals]
+    [g.name for g in model.goals]
     state_goals = list(comp.goal_fns)  # (goal index, binding, fn) still unreached
     goal_hit: dict[tuple[int, tuple[int, ...]], int] = {}
     step_goals = {k: list(v) for k, v in comp.step_goal_fns.items()}

@@ -13,8 +13,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
-from ..errors import InputError, ModelError
-from ..lang.domains import Domain, Sort, SortDomain, Value
+from ..errors import InputError
+from ..lang.domains import Domain, Sort, Value
 from ..lang.expr import ANY, Expr, Local, Var, _arg_names, as_domain, coerce
 from ..lang.spec import Action, Model
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import EvaluationError
 from ..lang.domains import BoolDomain, RangeDomain
 from ..lang.expr import Assign, AssignAll, expand
-from .compile import ActionInstance, Frag, _Gen, _text
+from .compile import ActionInstance, Frag, _Gen, _text, goal_instances
 from .instance import Instance
 from .packing import Layout
 
@@ -144,31 +144,16 @@ def compile_vector(inst: Instance, layout: Layout | None = None, actions: list[A
         inv_names.append(f"inv_{k}")
     state_goals: list[tuple[int, tuple[int, ...], str]] = []
     step_goals: dict[int, list[tuple[int, str]]] = {}
-    n = 0
-    for gi, goal in enumerate(model.goals):
-        body = expand(goal.body)
-        if goal.on is None:
-            for b in inst.bindings(goal.params):
-                f = gen.expr(body, dict(zip(goal.params, b)))
-                lines.append(f"def goal_{n}(S, AR):")
-                lines.append(f"    return {_text(f) if not f[0] else repr(bool(f[1]))}")
-                state_goals.append((gi, b, f"goal_{n}"))
-                n += 1
+    for n, (gi, step_of, binding, body, env) in enumerate(goal_instances(inst, actions, gen)):
+        gen.subset = step_of is not None  # a step goal reads the pre-states the step is enabled in
+        f = gen.expr(body, env)
+        gen.subset = False
+        lines.append(f"def goal_{n}(S, {'AR' if step_of is None else 'I'}):")
+        lines.append(f"    return {_text(f) if not f[0] else repr(bool(f[1]))}")
+        if step_of is None:
+            state_goals.append((gi, binding, f"goal_{n}"))
         else:
-            for ai in actions:
-                for part in ai.action.parts:
-                    if part.transition is not goal.on:
-                        continue
-                    env = dict(zip(ai.action.params, ai.params))
-                    args = [gen.expr(expand(x), env) for x in part.args]
-                    genv = dict(zip(goal.on.params, [int(x[1]) for x in args]))  # type: ignore[arg-type]
-                    gen.subset = True
-                    f = gen.expr(body, genv)
-                    gen.subset = False
-                    lines.append(f"def goal_{n}(S, I):")
-                    lines.append(f"    return {_text(f) if not f[0] else repr(bool(f[1]))}")
-                    step_goals.setdefault(ai.index, []).append((gi, f"goal_{n}"))
-                    n += 1
+            step_goals.setdefault(step_of, []).append((gi, f"goal_{n}"))
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<lbrspec-vector:{model.name}:{model.variant.name}>", "exec"), ns)
     return VecCompiled(

@@ -35,7 +35,6 @@ from .compile import compile_instance
 from .explore import ExploreResult, GoalStatus, StateStore, Violation, goal_statuses
 from .hashset import StateSet
 from .instance import Instance, State
-from .packing import Layout
 from .symmetry import Symmetry
 from .vcompile import VecCompiled, as_mask, compile_vector
 

@@ -13,7 +13,7 @@ Type errors in a guard or update are reported with the machine, transition and v
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..errors import ModelError
 from .domains import BOOL, Domain, Sort

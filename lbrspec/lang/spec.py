@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from ..errors import ModelError
-from .domains import BOOL, Domain, Sort, SortDomain
+from .domains import BOOL, Sort
 from .expr import (
-    Assign,
     AssignAll,
     Definition,
     Expr,
