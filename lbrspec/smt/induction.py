@@ -1,0 +1,496 @@
+"""Inductive invariants: initiation, consecution, and the largest inductive subset.
+
+A set of properties ``F`` (the model's safety invariants plus strengthening *lemmas*) is an
+inductive invariant when every property holds initially (``Init => f``, *initiation*) and is
+kept by every action from any state satisfying all of ``F`` (``F & T => f'``, *consecution*).
+Then every property holds in every reachable state: of one finite instance, or, with the
+unbounded encoding, of every instance whatever the number of vCPUs, pCPUs and host users.
+
+:func:`prove` checks each property's initiation, then its consecution relative to the others,
+one action at a time with the post-state substituted into the property (its weakest
+precondition; see :class:`~lbrspec.smt.encode.AfterAction`).  A property is *proven* only if it
+belongs to a set that is inductive as a whole, so when some fail, :func:`prove` computes the
+largest inductive subset (the Houdini algorithm: drop what fails, re-check the rest, until
+nothing fails).
+
+A property that fails consecution in the first round gets a counterexample to induction
+(:class:`~lbrspec.smt.cti.Cti`), classified against the explorer:
+
+1. first a *reachable* CTI is looked for: bounded model checking of the same properties
+   (:class:`~lbrspec.smt.bmc.Unrolling`) finds the shortest runs along which every property
+   holds until a failing one breaks; the last step of such a run is a CTI whose pre-state is
+   reachable;
+2. a property without one gets the solver's CTI, its pre-state as close to an initial state as
+   possible (greedily, slot by slot); if the explorer shows it unreachable, its unreachable
+   core is excluded and another CTI drawn, a few times, before the property is reported as
+   needing stronger lemmas.
+
+With ``all_sizes`` the CTI comes from the unbounded encoding; Z3's model is finite, so it lives
+in the instance whose sizes are the sizes of the model's universes, and is classified there.
+An ``unknown`` or timed-out answer leaves the property *undetermined*.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import z3
+
+from ..errors import EvaluationError, InternalError
+from ..explicit.evaluate import holds as eval_holds
+from ..explicit.evaluate import step as eval_step
+from ..lang.domains import SortDomain, Value
+from ..lang.spec import Action, Invariant, Model
+from .bmc import Unrolling
+from .cti import Classifier, Cti
+from .encode import Encoding, StateSyms
+from .solving import Answer, Budget, check
+
+#: How many unreachable CTIs to exclude, per property, before giving up on a reachable one.
+CTI_ATTEMPTS = 10
+#: The largest sort size tried when asking an unbounded encoding for its smallest CTI.
+MAX_CTI_SORT_SIZE = 4
+#: Default depth of the search for reachable CTIs.
+CTI_DEPTH = 12
+#: Default state budget of the exploration that classifies CTIs.
+EXPLORE_STATES = 500_000
+
+
+@dataclass
+class PropertyResult:
+    """One row of the proof table."""
+
+    name: str
+    kind: str  # "invariant" (a safety property of the model) or "lemma"
+    status: str  # "proven", "not initiated", "not inductive", "unproven" or "undetermined"
+    seconds: float = 0.0
+    detail: str = ""
+    cti: Cti | None = None
+    initial: dict[str, Value] | None = None  # not initiated: an initial state violating it
+    failing_action: str | None = None  # the first action found to break it
+
+    @property
+    def proven(self) -> bool:
+        return self.status == "proven"
+
+
+@dataclass
+class ProofResult:
+    """The proof table and its verdict: ``proven`` (every invariant), ``violated`` (an
+    invariant fails in a reachable state or initially), ``unproven`` (the lemmas need
+    strengthening) or ``undetermined`` (the solver gave up)."""
+
+    model: Model
+    sizes: dict[str, int] | None  # None: every size
+    rows: list[PropertyResult]
+    seconds: float
+    rounds: int
+    verdict: str
+    search_depth: int = 0  # how deep the search for reachable CTIs went
+    notes: list[str] = field(default_factory=list)
+
+    def row(self, name: str) -> PropertyResult:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+
+def prove(
+    model: Model,
+    lemmas: Sequence[Invariant] = (),
+    sizes: dict[str, int] | None = None,
+    *,
+    all_sizes: bool = False,
+    timeout: float | None = None,
+    cti_depth: int = CTI_DEPTH,
+    explore_states: int | None = EXPLORE_STATES,
+) -> ProofResult:
+    """Check that the invariants, strengthened by ``lemmas``, are inductive (module docstring).
+
+    ``all_sizes``: the unbounded encoding; otherwise the finite instance of ``sizes`` (the
+    model's default sizes for sorts not given).  ``timeout``: seconds for all solver queries
+    together.  ``cti_depth``: how deep to look for reachable CTIs; ``explore_states``: the
+    state budget of the exploration that classifies them.
+    """
+    t0 = time.perf_counter()
+    budget = Budget(timeout)
+    enc = Encoding(model, None if all_sizes else (sizes or {}))
+    props: list[Invariant] = list(model.invariants) + list(lemmas) + _range_property(model)
+    names = [p.name for p in props]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})[0]
+        raise InternalError(f"two properties are named {dup!r}")
+    checker = _Checker(enc, props, budget)
+    rows = {p.name: PropertyResult(p.name, p.kind if p.kind != "safety" else "invariant", "proven") for p in props}
+
+    for p in props:
+        ans, initial = checker.initiation(p)
+        r = rows[p.name]
+        r.seconds += ans.seconds
+        if ans.sat:
+            r.status, r.initial, r.detail = "not initiated", initial, "an initial state violates it"
+        elif not ans.unsat:
+            r.status, r.detail = "undetermined", f"initiation: {ans.reason}"
+
+    # Consecution relative to the properties still standing, until nothing fails (Houdini).
+    first_active = [p for p in props if rows[p.name].status == "proven"]
+    active = list(first_active)
+    rounds = 0
+    while True:
+        rounds += 1
+        failed: list[Invariant] = []
+        for p in active:
+            ans, action = checker.consecution(p, active)
+            r = rows[p.name]
+            r.seconds += ans.seconds
+            if ans.unsat:
+                continue
+            failed.append(p)
+            if not ans.sat:
+                r.status, r.detail = "undetermined", f"consecution: {ans.reason}"
+            elif rounds == 1:
+                r.status, r.failing_action = "not inductive", action
+            else:
+                r.status = "unproven"
+                gone = ", ".join(q.name for q in props if q not in active)
+                r.detail = f"inductive only together with properties that failed: {gone}"
+        if not failed:
+            break
+        active = [p for p in active if p not in failed]
+
+    result = ProofResult(model, None if all_sizes else enc.instance.sizes_by_name() if enc.instance else None,
+                         [rows[p.name] for p in props], 0.0, rounds, "")
+    failing = [p for p in first_active if rows[p.name].status == "not inductive"]
+    if failing:
+        _counterexamples(checker, failing, first_active, rows, result, cti_depth, explore_states, budget)
+    result.verdict = _verdict(result.rows, model)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _range_property(model: Model) -> list[Invariant]:
+    """Bounded-integer variables stay in their ranges: a write outside one is an error of the
+    explicit engine, so the proof must rule it out too (an obligation like any property)."""
+    from ..lang.domains import RangeDomain, SortDomain
+    from ..lang.expr import Local, Quant, conj
+
+    parts = []
+    for v in model.vars:
+        if isinstance(v.dom, RangeDomain):
+            xs = tuple(Local(f"i{k}", SortDomain(s)) for k, s in enumerate(v.index))
+            ref = v[xs] if xs else v()
+            body = (ref >= v.dom.lo) & (ref <= v.dom.hi)
+            for x in reversed(xs):
+                body = Quant(True, x, body)
+            parts.append(body)
+    if not parts:
+        return []
+    return [Invariant("values_in_range", conj(parts), "Every bounded integer stays in its range.", "", kind="domain")]
+
+
+def _verdict(rows: list[PropertyResult], model: Model) -> str:
+    invs = {i.name for i in model.invariants}
+    mine = [r for r in rows if r.name in invs]
+    if any(r.status == "not initiated" or (r.cti is not None and r.cti.classification == "reachable") for r in mine):
+        return "violated"
+    if all(r.proven for r in mine):
+        return "proven"
+    if any(r.status == "undetermined" for r in rows):
+        return "undetermined"
+    return "unproven"
+
+
+def _counterexamples(
+    checker: "_Checker",
+    failing: list[Invariant],
+    assumed: list[Invariant],
+    rows: dict[str, PropertyResult],
+    result: ProofResult,
+    depth: int,
+    explore_states: int | None,
+    budget: Budget,
+) -> None:
+    """Attach a classified CTI to every property that failed consecution in the first round."""
+    classifier = Classifier(explore_states)
+    plain: dict[str, Cti] = {}
+    groups: dict[tuple[tuple[str, int], ...], list[Invariant]] = {}
+    if checker.enc.instance is not None:
+        groups[tuple(sorted(checker.enc.instance.sizes_by_name().items()))] = list(failing)
+    else:
+        # Unbounded: the solver's CTI fixes the instance (the sizes of its universes) to work in.
+        for p in failing:
+            cti = checker.cti(p, assumed, rows[p.name].failing_action)
+            if cti is not None:
+                plain[p.name] = cti
+                groups.setdefault(tuple(sorted(cti.instance.sizes_by_name().items())), []).append(p)
+    for key, group in groups.items():
+        if not budget.exhausted():
+            _reachable_ctis(checker, dict(key), group, assumed, rows, result, depth, classifier, budget)
+    for p in failing:
+        r = rows[p.name]
+        if r.cti is None and not budget.exhausted():
+            cti = plain.get(p.name) or checker.cti(p, assumed, r.failing_action)
+            if cti is not None:
+                r.cti = _classify_excluding(checker, classifier, cti, p, assumed, r.failing_action, budget)
+        if r.cti is not None:
+            r.detail = r.cti.note
+
+
+def _reachable_ctis(
+    checker: "_Checker",
+    sizes: dict[str, int],
+    group: list[Invariant],
+    assumed: list[Invariant],
+    rows: dict[str, PropertyResult],
+    result: ProofResult,
+    depth: int,
+    classifier: Classifier,
+    budget: Budget,
+) -> None:
+    """Shortest runs along which every assumed property holds until one of ``group`` breaks:
+    the last step of each is a CTI whose pre-state is reachable."""
+    model = checker.enc.model
+    unroll = Unrolling(model, sizes, assumed, budget)
+    found = unroll.search([p.name for p in group], depth, first_only=False)
+    result.search_depth = max(result.search_depth, unroll.depth_checked + 1)
+    if unroll.reason:
+        result.notes.append(f"the search for reachable CTIs stopped {unroll.reason}")
+    inst = unroll.enc.instance
+    assert inst is not None
+    by_name = {p.name: p for p in group}
+    for f in found:
+        last = f.trace.steps[-1]
+        action = model.action(last.action)
+        pre, post = inst.encode(f.trace.states[-2]), inst.encode(f.trace.states[-1])
+        for name in f.violated:
+            if name not in by_name or rows[name].cti is not None:
+                continue
+            if not all(eval_holds(q.body, inst, pre) for q in assumed):
+                raise InternalError(f"prove: the pre-state of the bounded run breaking {name} violates an assumed property")
+            cti = Cti(inst, pre, action, inst.encode_params(action, last.params), post, source="bmc")
+            classifier.classify(cti, by_name[name])
+            if cti.classification == "unclassified":
+                # The exploration stopped before meeting the pre-state; the replayed bounded run
+                # still shows it reachable.
+                f.trace.violation = name
+                cti.classification, cti.trace = "reachable", f.trace
+                cti.note = f"reachable (bounded model checking, replayed): {name} fails after {len(f.trace)} steps"
+            rows[name].cti = cti
+
+
+def _classify_excluding(
+    checker: "_Checker", classifier: Classifier, cti: Cti, p: Invariant, assumed: list[Invariant],
+    action: str | None, budget: Budget,
+) -> Cti:
+    """Classify the solver's CTI; while it is unreachable, exclude its unreachable core and draw another."""
+    skipped = 0
+    while True:
+        classifier.classify(cti, p)
+        if cti.classification != "unreachable" or skipped + 1 >= CTI_ATTEMPTS or budget.exhausted():
+            break
+        nxt = checker.cti(p, assumed, action, exclude=cti)
+        if nxt is None:
+            break
+        skipped += 1
+        cti = nxt
+    cti.skipped = skipped
+    return cti
+
+
+def _compositions(total: int, parts: int, most: int) -> list[tuple[int, ...]]:
+    """Tuples of ``parts`` sizes in ``1..most`` summing to ``total``, in lexicographic order."""
+    return [c for c in itertools.product(range(1, most + 1), repeat=parts) if sum(c) == total]
+
+
+class _Checker:
+    """The solvers of one proof: one for initiation; one for consecution, whose pre-state
+    assumptions are switched on and off by indicator literals, and which is asked one
+    (property, action) pair at a time with the post-state substituted."""
+
+    def __init__(self, enc: Encoding, props: list[Invariant], budget: Budget) -> None:
+        self.enc = enc
+        self.props = props
+        self.budget = budget
+        ctx = enc.ctx
+        self.s0 = enc.state("init")
+        self.init_solver = z3.Solver(ctx=ctx)
+        self.init_solver.add(enc.init(self.s0))
+        self.pre = enc.state("pre")
+        self.step = enc.step("cti")
+        self.after = {a.name: enc.after(a, self.pre, self.step) for a in enc.model.actions}
+        self.solver = z3.Solver(ctx=ctx)
+        self.solver.add(enc.domains_ok(self.pre))
+        self.assume: dict[str, z3.BoolRef] = {}
+        for k, p in enumerate(props):
+            a = z3.Bool(f"assume!{k}", ctx)
+            self.solver.add(z3.Implies(a, enc.holds(p.body, self.pre)))
+            self.assume[p.name] = a
+        self.near: list[tuple[z3.BoolRef, z3.BoolRef]] = []  # (flag, "this slot has an initial value")
+        if enc.finite:
+            for k, cond in enumerate(self._initial_slot_conditions()):
+                flag = z3.Bool(f"near_init!{k}", ctx)
+                self.solver.add(z3.Implies(flag, cond))
+                self.near.append((flag, cond))
+        self.excluded: dict[str, list[z3.BoolRef]] = {}
+        # Unbounded encodings: "sort S has at most n elements", to ask for the smallest CTI.
+        self.card: dict[tuple[str, int], z3.BoolRef] = {}
+        if not enc.finite:
+            for srt in enc.model.sorts:
+                zs = enc.sort(SortDomain(srt))
+                consts = [z3.Const(f"elem!{srt.name}!{i}", zs) for i in range(MAX_CTI_SORT_SIZE)]
+                x = z3.Const(f"x!{srt.name}", zs)
+                for n in range(1, MAX_CTI_SORT_SIZE + 1):
+                    flag = z3.Bool(f"card!{srt.name}!{n}", ctx)
+                    self.solver.add(z3.Implies(flag, z3.ForAll([x], z3.Or([x == c for c in consts[:n]]))))
+                    self.card[(srt.name, n)] = flag
+
+    # -- initiation -------------------------------------------------------------------------
+    def initiation(self, p: Invariant) -> tuple[Answer, dict[str, Value] | None]:
+        flag = z3.Bool(f"init_refute!{p.name}", self.enc.ctx)
+        self.init_solver.add(z3.Implies(flag, z3.Not(self.enc.holds(p.body, self.s0))))
+        ans = check(self.init_solver, self.budget, flag)
+        if not ans.sat:
+            return ans, None
+        dec = self.enc.decode(self.init_solver.model(), [self.s0], [])
+        inst, s = dec.instance, dec.states[0]
+        if s not in set(inst.initial_states()) or eval_holds(p.body, inst, s):
+            raise InternalError(f"prove: the solver's initial state violating {p.name} is not one by the reference semantics")
+        return ans, inst.decode(s)
+
+    # -- consecution ------------------------------------------------------------------------
+    def _query(self, p: Invariant, a: Action) -> list[z3.BoolRef]:
+        return [
+            self.step.act == self.enc.action_const[a.name],
+            self.enc.guard(a, self.pre, self.step),
+            z3.Not(self.enc.holds(p.body, self.after[a.name])),
+        ]
+
+    def consecution(self, p: Invariant, active: list[Invariant]) -> tuple[Answer, str | None]:
+        """Is ``p`` kept by every action from every state satisfying ``active``?  Returns the
+        answer and, if not, the first action (in declaration order) that breaks it."""
+        flags = [self.assume[q.name] for q in active]
+        seconds = 0.0
+        unknown: Answer | None = None
+        for a in self.enc.model.actions:
+            self.solver.push()
+            try:
+                self.solver.add(*self._query(p, a))
+                ans = check(self.solver, self.budget, *flags)
+            finally:
+                self.solver.pop()
+            seconds += ans.seconds
+            if ans.sat:
+                return Answer("sat", seconds), a.name
+            if not ans.unsat:
+                unknown = unknown or ans
+        if unknown is not None:
+            return Answer("unknown", seconds, unknown.reason), None
+        return Answer("unsat", seconds), None
+
+    def cti(self, p: Invariant, active: list[Invariant], action: str | None, exclude: Cti | None = None) -> Cti | None:
+        """A CTI of ``p`` relative to ``active`` by ``action`` (first choice) or any action,
+        its pre-state as close to an initial state as the solver allows, checked by the
+        reference semantics.  ``exclude``: an unreachable CTI whose core is to be avoided from now on."""
+        if exclude is not None:
+            block = z3.Not(self.enc.pin(self.pre, exclude.pre, exclude.core or None))
+            self.excluded.setdefault(p.name, []).append(block)
+        flags = [self.assume[q.name] for q in active]
+        actions = list(self.enc.model.actions)
+        if action is not None:
+            actions.sort(key=lambda a: a.name != action)
+        for a in actions:
+            self.solver.push()
+            try:
+                self.solver.add(*self._query(p, a), *self.excluded.get(p.name, []))
+                # Explicit post-state symbols, so that the model gives them concrete values.
+                post = self.enc.state("post")
+                after = self.after[a.name]
+                for v in self.enc.model.vars:
+                    self.solver.add(self.enc.forall_index(v.index, lambda xs, v=v: post.read(v, xs) == after.read(v, xs)))
+                m = self._closest_model(flags) if self.enc.finite else self._smallest_model(flags)
+                if m is not None:
+                    return self._decode_cti(m, p, a, active, post)
+            finally:
+                self.solver.pop()
+        return None
+
+    def _smallest_model(self, flags: list[z3.BoolRef]) -> z3.ModelRef | None:
+        """A model of an unbounded encoding with the fewest elements (sizes tried by increasing
+        total, up to :data:`MAX_CTI_SORT_SIZE` per sort), else any model."""
+        sorts = [s.name for s in self.enc.model.sorts]
+        for total in range(len(sorts), len(sorts) * MAX_CTI_SORT_SIZE + 1):
+            for sizes in _compositions(total, len(sorts), MAX_CTI_SORT_SIZE):
+                card = [self.card[(n, k)] for n, k in zip(sorts, sizes)]
+                ans = check(self.solver, self.budget, *flags, *card)
+                if ans.sat:
+                    return self.solver.model()
+                if not ans.unsat:
+                    return None
+        ans = check(self.solver, self.budget, *flags)
+        return self.solver.model() if ans.sat else None
+
+    def _closest_model(self, flags: list[z3.BoolRef]) -> z3.ModelRef | None:
+        """A model whose pre-state has an initial value in as many slots as possible (greedy,
+        in slot order; finite encodings only)."""
+        ans = check(self.solver, self.budget, *flags)
+        if not ans.sat:
+            return None
+        best = self.solver.model()
+        chosen = list(flags)
+        for flag, cond in self.near:
+            if z3.is_true(best.eval(cond, model_completion=True)):
+                chosen.append(flag)
+                continue
+            a = check(self.solver, self.budget, *chosen, flag)
+            if a.sat:
+                chosen.append(flag)
+                best = self.solver.model()
+            elif not a.unsat:
+                break
+        return best
+
+    def _initial_slot_conditions(self) -> list[z3.BoolRef]:
+        """For every slot whose initial value is constrained: 'the pre-state's slot is initial'."""
+        inst = self.enc.instance
+        assert inst is not None
+        out = []
+        inits = inst.initial_states()
+        for i, sl in enumerate(inst.slots):
+            allowed = sorted({s[i] for s in inits})
+            if len(allowed) == len(list(inst.domain_codes(sl.var.dom))):
+                continue
+            idx = [self.enc.elements(s)[j] for s, j in zip(sl.var.index, sl.index)]
+            cur = self.pre.read(sl.var, idx)
+            out.append(z3.Or([cur == self.enc.value(sl.var.dom, c) for c in allowed]))
+        return out
+
+    def _decode_cti(self, m: z3.ModelRef, p: Invariant, a: Action, active: list[Invariant], post_syms: StateSyms) -> Cti:
+        dec = self.enc.decode(m, [self.pre, post_syms], [self.step])
+        inst = dec.instance
+        pre, post = dec.states
+        action, params = dec.steps[0]
+        # The reference semantics must agree with every part of the solver's claim.
+        if action is not a:
+            raise InternalError(f"prove: the solver's CTI for {p.name} fired {action.name}, not {a.name}")
+        for q in active:
+            if not eval_holds(q.body, inst, pre):
+                raise InternalError(f"prove: the solver's CTI pre-state violates {q.name}, which it was to assume")
+        if p.kind == "domain":
+            try:
+                eval_step(inst, action, params, pre)
+            except EvaluationError:
+                return Cti(inst, pre, action, params, post)
+            raise InternalError(f"prove: the solver says {action.name} writes a value out of range; the reference semantics disagrees")
+        got = eval_step(inst, action, params, pre)
+        if got != post:
+            raise InternalError(
+                f"prove: the solver's counterexample to induction for {p.name} is not a step of the reference semantics "
+                f"({action.name} {'is not enabled' if got is None else 'leads elsewhere'})"
+            )
+        if eval_holds(p.body, inst, post):
+            raise InternalError(f"prove: the solver's CTI post-state satisfies {p.name}")
+        return Cti(inst, pre, action, params, post)
