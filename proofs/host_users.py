@@ -1,44 +1,29 @@
-"""Lemmas about host LBR users: CPU-pinned events installed by IPI and task events (patch 7)."""
+"""Lemmas about host LBR task events (``perf record -b -t`` on a vCPU thread)."""
 
 from __future__ import annotations
 
+from lbrspec_models.guest_lbr import H, Hu, V, patch
+
 from lbrspec.lang import Invariant, forall, implies
-from lbrspec_models.guest_lbr import H, Hu, Target, V, patch
 
 from . import Vocabulary, lemma
 
 
 def lemmas(m: Vocabulary) -> list[Invariant]:
-    hu, target = m.hu, m.target
     return [
-        lemma(
-            "closed_has_no_target",
-            forall(H, lambda h: (hu[h] == Hu.OFF) == (target[h] == Target.none)),
-            "Opening a host user sets what it profiles and closing it clears it, in the same step.",
-        ),
-        lemma(
-            "pinned_states",
-            forall(H, lambda h: implies(target[h].is_("cpu"), hu[h].in_(Hu.IPI, Hu.ACTIVE, Hu.FAILED))),
-            "A CPU-pinned event waits for its install IPI, then takes the LBR by priority or fails against another "
-            "CPU-pinned event; nothing of higher priority ever makes it wait.",
-            patch(7),
-        ),
-        lemma(
-            "task_states",
-            forall(H, lambda h: implies(target[h].is_("task"), hu[h].in_(Hu.ACTIVE, Hu.INACTIVE, Hu.SHARED))),
-            "A task event is created waiting for its thread and only moves between holding, sharing and waiting "
-            "for the LBR until it is closed.",
-        ),
         lemma(
             "active_task_event_runs",
             forall(H, lambda h: forall(V, lambda v: implies(
-                m.host_task_of(h, v) & hu[h].in_(Hu.ACTIVE, Hu.SHARED), m.running[v]))),
-            "Perf schedules a task event in only at its thread's sched-in and out with the thread.",
+                m.host_task_of(h, v) & m.hu[h].in_(Hu.ACTIVE, Hu.SHARED), m.running[v]))),
+            "Perf schedules a task event in only at its thread's sched-in and out with the thread, so a task "
+            "event that holds (or shares) an LBR has its thread on that pCPU.",
+            patch(7),
         ),
         lemma(
             "one_task_event_per_thread",
             forall(H, lambda h1: forall(H, lambda h2: forall(V, lambda v: implies(
                 (h1 != h2) & m.host_task_of(h1, v), ~m.host_task_of(h2, v))))),
-            "Assumption A3: host_open_task opens a task event only on a thread that has none.",
+            "Assumption A3: a host task event is opened only on a vCPU thread that has none, so two task events "
+            "never compete for one thread's LBR (needed from two host users on).",
         ),
     ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from lbrspec.lang import Invariant, forall, implies
 from lbrspec_models.guest_lbr import V
+
+from lbrspec.lang import Invariant, forall, implies
 
 from . import Vocabulary, lemma
 
@@ -14,7 +15,7 @@ def lemmas(m: Vocabulary) -> list[Invariant]:
             "one_thread_per_pcpu",
             forall(V, lambda v1: forall(V, lambda v2: implies(
                 (v1 != v2) & m.running[v1] & m.running[v2], m.cpu[v1] != m.cpu[v2]))),
-            "The scheduler puts a thread only on an idle pCPU (switch_in's guard), so two running vCPU threads "
-            "are never on the same pCPU.",
+            "The scheduler puts a thread only on a pCPU where no other vCPU thread runs (switch_in's guard), "
+            "so two running vCPU threads never share a pCPU, nor, therefore, its LBR.",
         ),
     ]

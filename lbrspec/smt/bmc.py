@@ -18,8 +18,8 @@ reference semantics cannot replay, or that does not end in the violation, is an
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import z3
 

@@ -39,11 +39,13 @@ by the reference semantics and shown as a :class:`~lbrspec.trace.Trace`.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import z3
 
+from ..errors import InternalError
+from ..explicit.instance import Instance, State
 from ..lang.domains import BoolDomain, Domain, EnumDomain, RangeDomain, Sort, SortDomain, UnionDomain
 from ..lang.expr import (
     ANY,
@@ -70,9 +72,7 @@ from ..lang.expr import (
     as_domain,
     coerce,
 )
-from ..errors import InternalError
 from ..lang.spec import Action, Model
-from ..explicit.instance import Instance, State
 
 Env = Mapping[Local, z3.ExprRef]
 
@@ -100,7 +100,7 @@ class AfterAction:
     query over the pre-state alone (as Ivy's update triples do).
     """
 
-    def __init__(self, enc: "Encoding", action: Action, pre: StateSyms, step: "StepSyms") -> None:
+    def __init__(self, enc: Encoding, action: Action, pre: StateSyms, step: StepSyms) -> None:
         self.enc = enc
         self.action = action
         self.pre = pre

@@ -25,24 +25,25 @@ A property that fails consecution in the first round gets a counterexample to in
    core is excluded and another CTI drawn, a few times, before the property is reported as
    needing stronger lemmas.
 
-With ``all_sizes`` the CTI comes from the unbounded encoding; Z3's model is finite, so it lives
-in the instance whose sizes are the sizes of the model's universes, and is classified there.
-An ``unknown`` or timed-out answer leaves the property *undetermined*.
+With ``all_sizes`` the decision comes from the unbounded encoding, and the CTI from the smallest
+finite instance that has one (a CTI there is a CTI of the claim for every size), where it is
+classified.  An ``unknown`` or timed-out answer leaves the property *undetermined*.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import z3
 
 from ..errors import EvaluationError, InternalError
 from ..explicit.evaluate import holds as eval_holds
 from ..explicit.evaluate import step as eval_step
-from ..lang.domains import SortDomain, Value
+from ..lang.domains import RangeDomain, SortDomain, Value
+from ..lang.expr import Local, Quant, conj
 from ..lang.spec import Action, Invariant, Model
 from .bmc import Unrolling
 from .cti import Classifier, Cti
@@ -51,8 +52,10 @@ from .solving import Answer, Budget, check
 
 #: How many unreachable CTIs to exclude, per property, before giving up on a reachable one.
 CTI_ATTEMPTS = 10
-#: The largest sort size tried when asking an unbounded encoding for its smallest CTI.
-MAX_CTI_SORT_SIZE = 4
+#: The largest sort size of the small instances searched for CTIs of an unbounded proof.
+MAX_SMALL_SIZE = 3
+#: Seconds for a first unbounded consecution query before small instances are searched.
+QUICK_SECONDS = 2.0
 #: Default depth of the search for reachable CTIs.
 CTI_DEPTH = 12
 #: Default state budget of the exploration that classifies CTIs.
@@ -118,17 +121,16 @@ def prove(
     """
     t0 = time.perf_counter()
     budget = Budget(timeout)
-    enc = Encoding(model, None if all_sizes else (sizes or {}))
     props: list[Invariant] = list(model.invariants) + list(lemmas) + _range_property(model)
     names = [p.name for p in props]
     if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})[0]
+        dup = min({n for n in names if names.count(n) > 1})
         raise InternalError(f"two properties are named {dup!r}")
-    checker = _Checker(enc, props, budget)
+    prover = _Prover(model, props, None if all_sizes else (sizes or {}), budget)
     rows = {p.name: PropertyResult(p.name, p.kind if p.kind != "safety" else "invariant", "proven") for p in props}
 
     for p in props:
-        ans, initial = checker.initiation(p)
+        ans, initial = prover.main.initiation(p)
         r = rows[p.name]
         r.seconds += ans.seconds
         if ans.sat:
@@ -144,7 +146,7 @@ def prove(
         rounds += 1
         failed: list[Invariant] = []
         for p in active:
-            ans, action = checker.consecution(p, active)
+            ans, action = prover.consecution(p, active)
             r = rows[p.name]
             r.seconds += ans.seconds
             if ans.unsat:
@@ -162,22 +164,97 @@ def prove(
             break
         active = [p for p in active if p not in failed]
 
-    result = ProofResult(model, None if all_sizes else enc.instance.sizes_by_name() if enc.instance else None,
-                         [rows[p.name] for p in props], 0.0, rounds, "")
+    inst = prover.main.enc.instance
+    result = ProofResult(model, inst.sizes_by_name() if inst is not None else None, [rows[p.name] for p in props], 0.0, rounds, "")
     failing = [p for p in first_active if rows[p.name].status == "not inductive"]
     if failing:
-        _counterexamples(checker, failing, first_active, rows, result, cti_depth, explore_states, budget)
+        _counterexamples(prover, failing, first_active, rows, result, cti_depth, explore_states)
     result.verdict = _verdict(result.rows, model)
     result.seconds = time.perf_counter() - t0
     return result
 
 
+class _Prover:
+    """The checkers of one proof: the main one (finite or unbounded) and, for an unbounded
+    proof, checkers of small finite instances, where counterexamples are looked for.
+
+    A CTI in a finite instance is a CTI of the claim for every size too (the claim covers that
+    instance), and finite queries are ground and decidable, while Z3's model search for
+    quantified formulas (MBQI) need not terminate on a satisfiable query.  So an unbounded
+    consecution query first gets :data:`QUICK_SECONDS`; if it has no answer by then, the small
+    instances are searched, fewest elements first; only then does the unbounded query get the
+    rest of the budget."""
+
+    def __init__(self, model: Model, props: list[Invariant], sizes: dict[str, int] | None, budget: Budget) -> None:
+        self.model = model
+        self.props = props
+        self.budget = budget
+        self.main = _Checker(Encoding(model, sizes), props, budget)
+        self._small: dict[tuple[int, ...], _Checker] = {}
+
+    @property
+    def unbounded(self) -> bool:
+        return not self.main.enc.finite
+
+    def small_sizes(self) -> list[dict[str, int]]:
+        """Instance sizes of at most :data:`MAX_SMALL_SIZE` per sort, fewest elements first."""
+        names = [s.name for s in self.model.sorts]
+        combos = sorted(itertools.product(range(1, MAX_SMALL_SIZE + 1), repeat=len(names)), key=lambda c: (sum(c), c))
+        return [dict(zip(names, c)) for c in combos]
+
+    def small(self, sizes: dict[str, int]) -> _Checker:
+        key = tuple(sizes[s.name] for s in self.model.sorts)
+        if key not in self._small:
+            self._small[key] = _Checker(Encoding(self.model, sizes), self.props, self.budget)
+        return self._small[key]
+
+    def consecution(self, p: Invariant, active: list[Invariant]) -> tuple[Answer, str | None]:
+        """Is ``p`` kept by every action from every state satisfying ``active``?  Returns the
+        answer and, if not, the first action (in declaration order) found to break it."""
+        seconds = 0.0
+        unknown: Answer | None = None
+        for a in self.model.actions:
+            ans = self.main.decide(p, a, active, limit=QUICK_SECONDS if self.unbounded else None)
+            seconds += ans.seconds
+            if ans.result == "unknown" and self.unbounded and not self.budget.exhausted():
+                small = ans
+                for sizes in self.small_sizes():
+                    small = self.small(sizes).decide(p, a, active)
+                    seconds += small.seconds
+                    if small.sat or self.budget.exhausted():
+                        break
+                if small.sat:
+                    ans = small
+                else:
+                    ans = self.main.decide(p, a, active)
+                    seconds += ans.seconds
+            if ans.sat:
+                return Answer("sat", seconds), a.name
+            if not ans.unsat:
+                unknown = unknown or ans
+        if unknown is not None:
+            return Answer("unknown", seconds, unknown.reason), None
+        return Answer("unsat", seconds), None
+
+    def checker_for(self, cti: Cti) -> _Checker:
+        return self.main if not self.unbounded else self.small(cti.instance.sizes_by_name())
+
+    def cti(self, p: Invariant, active: list[Invariant], action: str | None) -> Cti | None:
+        """The solver's CTI: in the finite instance, or in the smallest instance that has one."""
+        if not self.unbounded:
+            return self.main.cti(p, active, action)
+        for sizes in self.small_sizes():
+            if self.budget.exhausted():
+                return None
+            c = self.small(sizes).cti(p, active, action)
+            if c is not None:
+                return c
+        return None
+
+
 def _range_property(model: Model) -> list[Invariant]:
     """Bounded-integer variables stay in their ranges: a write outside one is an error of the
     explicit engine, so the proof must rule it out too (an obligation like any property)."""
-    from ..lang.domains import RangeDomain, SortDomain
-    from ..lang.expr import Local, Quant, conj
-
     parts = []
     for v in model.vars:
         if isinstance(v.dom, RangeDomain):
@@ -205,43 +282,47 @@ def _verdict(rows: list[PropertyResult], model: Model) -> str:
 
 
 def _counterexamples(
-    checker: "_Checker",
+    prover: _Prover,
     failing: list[Invariant],
     assumed: list[Invariant],
     rows: dict[str, PropertyResult],
     result: ProofResult,
     depth: int,
     explore_states: int | None,
-    budget: Budget,
 ) -> None:
     """Attach a classified CTI to every property that failed consecution in the first round."""
+    budget = prover.budget
     classifier = Classifier(explore_states)
     plain: dict[str, Cti] = {}
     groups: dict[tuple[tuple[str, int], ...], list[Invariant]] = {}
-    if checker.enc.instance is not None:
-        groups[tuple(sorted(checker.enc.instance.sizes_by_name().items()))] = list(failing)
+    if not prover.unbounded:
+        inst = prover.main.enc.instance
+        assert inst is not None
+        groups[tuple(sorted(inst.sizes_by_name().items()))] = list(failing)
     else:
-        # Unbounded: the solver's CTI fixes the instance (the sizes of its universes) to work in.
+        # Unbounded: the smallest instance with a CTI is the instance to work in.
         for p in failing:
-            cti = checker.cti(p, assumed, rows[p.name].failing_action)
+            cti = prover.cti(p, assumed, rows[p.name].failing_action)
             if cti is not None:
                 plain[p.name] = cti
                 groups.setdefault(tuple(sorted(cti.instance.sizes_by_name().items())), []).append(p)
+            else:
+                rows[p.name].detail = f"no CTI in the instances of at most {MAX_SMALL_SIZE} elements per sort"
     for key, group in groups.items():
         if not budget.exhausted():
-            _reachable_ctis(checker, dict(key), group, assumed, rows, result, depth, classifier, budget)
+            _reachable_ctis(prover.model, dict(key), group, assumed, rows, result, depth, classifier, budget)
     for p in failing:
         r = rows[p.name]
         if r.cti is None and not budget.exhausted():
-            cti = plain.get(p.name) or checker.cti(p, assumed, r.failing_action)
+            cti = plain.get(p.name) or prover.cti(p, assumed, r.failing_action)
             if cti is not None:
-                r.cti = _classify_excluding(checker, classifier, cti, p, assumed, r.failing_action, budget)
+                r.cti = _classify_excluding(prover.checker_for(cti), classifier, cti, p, assumed, r.failing_action, budget)
         if r.cti is not None:
             r.detail = r.cti.note
 
 
 def _reachable_ctis(
-    checker: "_Checker",
+    model: Model,
     sizes: dict[str, int],
     group: list[Invariant],
     assumed: list[Invariant],
@@ -253,7 +334,6 @@ def _reachable_ctis(
 ) -> None:
     """Shortest runs along which every assumed property holds until one of ``group`` breaks:
     the last step of each is a CTI whose pre-state is reachable."""
-    model = checker.enc.model
     unroll = Unrolling(model, sizes, assumed, budget)
     found = unroll.search([p.name for p in group], depth, first_only=False)
     result.search_depth = max(result.search_depth, unroll.depth_checked + 1)
@@ -283,7 +363,7 @@ def _reachable_ctis(
 
 
 def _classify_excluding(
-    checker: "_Checker", classifier: Classifier, cti: Cti, p: Invariant, assumed: list[Invariant],
+    checker: _Checker, classifier: Classifier, cti: Cti, p: Invariant, assumed: list[Invariant],
     action: str | None, budget: Budget,
 ) -> Cti:
     """Classify the solver's CTI; while it is unreachable, exclude its unreachable core and draw another."""
@@ -299,11 +379,6 @@ def _classify_excluding(
         cti = nxt
     cti.skipped = skipped
     return cti
-
-
-def _compositions(total: int, parts: int, most: int) -> list[tuple[int, ...]]:
-    """Tuples of ``parts`` sizes in ``1..most`` summing to ``total``, in lexicographic order."""
-    return [c for c in itertools.product(range(1, most + 1), repeat=parts) if sum(c) == total]
 
 
 class _Checker:
@@ -336,17 +411,6 @@ class _Checker:
                 self.solver.add(z3.Implies(flag, cond))
                 self.near.append((flag, cond))
         self.excluded: dict[str, list[z3.BoolRef]] = {}
-        # Unbounded encodings: "sort S has at most n elements", to ask for the smallest CTI.
-        self.card: dict[tuple[str, int], z3.BoolRef] = {}
-        if not enc.finite:
-            for srt in enc.model.sorts:
-                zs = enc.sort(SortDomain(srt))
-                consts = [z3.Const(f"elem!{srt.name}!{i}", zs) for i in range(MAX_CTI_SORT_SIZE)]
-                x = z3.Const(f"x!{srt.name}", zs)
-                for n in range(1, MAX_CTI_SORT_SIZE + 1):
-                    flag = z3.Bool(f"card!{srt.name}!{n}", ctx)
-                    self.solver.add(z3.Implies(flag, z3.ForAll([x], z3.Or([x == c for c in consts[:n]]))))
-                    self.card[(srt.name, n)] = flag
 
     # -- initiation -------------------------------------------------------------------------
     def initiation(self, p: Invariant) -> tuple[Answer, dict[str, Value] | None]:
@@ -369,27 +433,14 @@ class _Checker:
             z3.Not(self.enc.holds(p.body, self.after[a.name])),
         ]
 
-    def consecution(self, p: Invariant, active: list[Invariant]) -> tuple[Answer, str | None]:
-        """Is ``p`` kept by every action from every state satisfying ``active``?  Returns the
-        answer and, if not, the first action (in declaration order) that breaks it."""
-        flags = [self.assume[q.name] for q in active]
-        seconds = 0.0
-        unknown: Answer | None = None
-        for a in self.enc.model.actions:
-            self.solver.push()
-            try:
-                self.solver.add(*self._query(p, a))
-                ans = check(self.solver, self.budget, *flags)
-            finally:
-                self.solver.pop()
-            seconds += ans.seconds
-            if ans.sat:
-                return Answer("sat", seconds), a.name
-            if not ans.unsat:
-                unknown = unknown or ans
-        if unknown is not None:
-            return Answer("unknown", seconds, unknown.reason), None
-        return Answer("unsat", seconds), None
+    def decide(self, p: Invariant, a: Action, active: list[Invariant], limit: float | None = None) -> Answer:
+        """Can action ``a`` break ``p`` from a state satisfying ``active``?  (sat: yes)"""
+        self.solver.push()
+        try:
+            self.solver.add(*self._query(p, a))
+            return check(self.solver, self.budget, *[self.assume[q.name] for q in active], limit=limit)
+        finally:
+            self.solver.pop()
 
     def cti(self, p: Invariant, active: list[Invariant], action: str | None, exclude: Cti | None = None) -> Cti | None:
         """A CTI of ``p`` relative to ``active`` by ``action`` (first choice) or any action,
@@ -410,32 +461,17 @@ class _Checker:
                 post = self.enc.state("post")
                 after = self.after[a.name]
                 for v in self.enc.model.vars:
-                    self.solver.add(self.enc.forall_index(v.index, lambda xs, v=v: post.read(v, xs) == after.read(v, xs)))
-                m = self._closest_model(flags) if self.enc.finite else self._smallest_model(flags)
+                    self.solver.add(self.enc.forall_index(v.index, lambda xs, v=v, post=post, after=after: post.read(v, xs) == after.read(v, xs)))
+                m = self._closest_model(flags)
                 if m is not None:
                     return self._decode_cti(m, p, a, active, post)
             finally:
                 self.solver.pop()
         return None
 
-    def _smallest_model(self, flags: list[z3.BoolRef]) -> z3.ModelRef | None:
-        """A model of an unbounded encoding with the fewest elements (sizes tried by increasing
-        total, up to :data:`MAX_CTI_SORT_SIZE` per sort), else any model."""
-        sorts = [s.name for s in self.enc.model.sorts]
-        for total in range(len(sorts), len(sorts) * MAX_CTI_SORT_SIZE + 1):
-            for sizes in _compositions(total, len(sorts), MAX_CTI_SORT_SIZE):
-                card = [self.card[(n, k)] for n, k in zip(sorts, sizes)]
-                ans = check(self.solver, self.budget, *flags, *card)
-                if ans.sat:
-                    return self.solver.model()
-                if not ans.unsat:
-                    return None
-        ans = check(self.solver, self.budget, *flags)
-        return self.solver.model() if ans.sat else None
-
     def _closest_model(self, flags: list[z3.BoolRef]) -> z3.ModelRef | None:
         """A model whose pre-state has an initial value in as many slots as possible (greedy,
-        in slot order; finite encodings only)."""
+        in slot order; in an unbounded encoding, any model)."""
         ans = check(self.solver, self.budget, *flags)
         if not ans.sat:
             return None

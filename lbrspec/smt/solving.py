@@ -48,14 +48,17 @@ class Budget:
         return r is not None and r <= 0
 
 
-def check(solver: z3.Solver | z3.Optimize, budget: Budget, *assumptions: z3.ExprRef) -> Answer:
-    """``solver.check(*assumptions)`` with the remaining budget as Z3's timeout."""
+def check(solver: z3.Solver, budget: Budget, *assumptions: z3.ExprRef, limit: float | None = None) -> Answer:
+    """``solver.check(*assumptions)`` with the remaining budget (or ``limit`` seconds, if less)
+    as Z3's timeout."""
     t0 = time.perf_counter()
     left = budget.remaining()
-    if left is not None:
-        if left <= 0:
-            return Answer("unknown", 0.0, "time budget exhausted")
-        solver.set("timeout", max(1, int(left * 1000)))
+    if left is not None and left <= 0:
+        return Answer("unknown", 0.0, "time budget exhausted")
+    if limit is not None:
+        left = limit if left is None else min(left, limit)
+    # Z3 keeps the last timeout set on a solver, so always set one (0: none).
+    solver.set("timeout", 0 if left is None else max(1, int(left * 1000)))
     r = solver.check(*assumptions)
     dt = time.perf_counter() - t0
     if r == z3.sat:
@@ -63,6 +66,8 @@ def check(solver: z3.Solver | z3.Optimize, budget: Budget, *assumptions: z3.Expr
     if r == z3.unsat:
         return Answer("unsat", dt)
     reason = solver.reason_unknown()
-    if reason in ("timeout", "canceled") or budget.exhausted():
-        reason = "time budget exhausted" if budget.seconds is not None else reason
+    if budget.exhausted():
+        reason = "time budget exhausted"
+    elif reason in ("timeout", "canceled") and limit is not None:
+        reason = f"no answer within {limit:g} s"
     return Answer("unknown", dt, reason or "solver returned unknown")
