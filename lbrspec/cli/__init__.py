@@ -11,6 +11,7 @@ import sys
 import click
 
 from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
+from .bmc import bmc_cmd
 from .check import check_cmd
 from .listing import list_cmd
 
@@ -28,6 +29,7 @@ def cli() -> None:
 
 cli.add_command(check_cmd)
 cli.add_command(list_cmd)
+cli.add_command(bmc_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,7 +72,7 @@ class Unrolling:
         self.enc = Encoding(model, sizes or {})
         self.properties = list(properties)
         self.budget = budget
-        self.solver = z3.Solver(ctx=self.enc.ctx)
+        self.solver = self.enc.solver()
         self.states: list[StateSyms] = [self.enc.state("0")]
         self.steps: list[StepSyms] = []
         self.solver.add(self.enc.init(self.states[0]))

@@ -13,9 +13,10 @@ Domains become Z3 sorts: ``BOOL`` is Bool; an ``EnumDomain`` an enumeration sort
 ``RangeDomain`` is Int, with ``lo..hi`` asserted for every state and checked after every
 write (a write outside the range is an error, as in the explicit engine, never a silently
 disabled step); a ``SortDomain`` the sort itself; a ``UnionDomain`` such as
-``none | host | vcpu(V)`` a Z3 algebraic datatype with one nullary constructor per constant and
-one single-field constructor per sort constructor.  The datatype is not recursive, so its
-values are exactly the union's values, for every size of the sorts it wraps.
+``none | host | vcpu(V)``, in a finite encoding, a Z3 algebraic datatype with one nullary
+constructor per constant and one single-field constructor per sort constructor (not recursive,
+so its values are exactly the union's values), and in an unbounded encoding an uninterpreted
+sort with constructor functions and universal axioms (see :class:`_Union`, which says why).
 
 A **state copy** (:class:`StateSyms`) holds one Z3 symbol per variable: a constant for a
 scalar, a function from the index sorts for an indexed variable.  A **step** (:class:`StepSyms`)
@@ -130,6 +131,74 @@ class Decoded:
     steps: list[tuple[Action, tuple[int, ...]]]
 
 
+class _Union:
+    """A union domain in Z3: its sort, constants, constructors and tag tests.
+
+    Finite encodings use a Z3 algebraic datatype (exact).  Unbounded encodings use an
+    uninterpreted sort with constant symbols and constructor functions, related by universal
+    axioms only (distinct constants, injective constructors with disjoint ranges, constructor
+    tests as predicates) and *without* the datatype's exhaustiveness axiom ``forall t. t = none
+    | t = host | exists v. t = vcpu(v)``, whose alternation would map the union sort back to
+    the sort it wraps.  So the only functions are from a wrapped sort into the union sort, the
+    sort graph stays acyclic, and the formulas stay in the stratified (decidable) fragment.
+    Dropping an axiom only adds models (union elements that are no constant and no
+    constructor value); every real state is still a model, so a proof (``unsat``) holds for the
+    real semantics; a counterexample is never read from such a model (see
+    :mod:`lbrspec.smt.induction`).
+    """
+
+    def __init__(self, enc: Encoding, dom: UnionDomain, name: str) -> None:
+        self.dom = dom
+        ctx = enc.ctx
+        self.axioms: list[z3.BoolRef] = []
+        n_consts = len(dom.consts)
+        if enc.finite:
+            dt = z3.Datatype(name, ctx=ctx)
+            for c in dom.consts:
+                dt.declare(f"{name}!{c}")
+            for c, srt in dom.ctors:
+                dt.declare(f"{name}!{c}", (f"{name}!{c}!arg", enc._sorts[srt]))
+            zs = dt.create()
+            self.sort: z3.SortRef = zs
+            self.consts = [zs.constructor(i)() for i in range(n_consts)]
+            self.ctors = [zs.constructor(n_consts + k) for k in range(len(dom.ctors))]
+            self.tests = [zs.recognizer(n_consts + k) for k in range(len(dom.ctors))]
+            return
+        us = z3.DeclareSort(name, ctx)
+        self.sort = us
+        self.consts = [z3.Const(f"{name}!{c}", us) for c in dom.consts]
+        self.ctors = [z3.Function(f"{name}!{c}", enc._sorts[srt], us) for c, srt in dom.ctors]
+        self.tests = [z3.Function(f"{name}!is_{c}", us, z3.BoolSort(ctx)) for c, _ in dom.ctors]
+        if len(self.consts) > 1:
+            self.axioms.append(z3.Distinct(*self.consts))
+        for k, ((c, srt), f) in enumerate(zip(dom.ctors, self.ctors)):
+            x = z3.Const(f"x!{name}!{c}", enc._sorts[srt])
+            y = z3.Const(f"y!{name}!{c}", enc._sorts[srt])
+            self.axioms.append(z3.ForAll([x, y], z3.Implies(f(x) == f(y), x == y)))
+            for j, test in enumerate(self.tests):
+                self.axioms.append(z3.ForAll([x], test(f(x)) if j == k else z3.Not(test(f(x)))))
+            for cst in self.consts:
+                self.axioms.append(z3.ForAll([x], f(x) != cst))
+            for j, (c2, srt2) in enumerate(dom.ctors):
+                if j > k:
+                    y2 = z3.Const(f"y!{name}!{c2}", enc._sorts[srt2])
+                    self.axioms.append(z3.ForAll([x, y2], f(x) != self.ctors[j](y2)))
+        for test in self.tests:
+            for cst in self.consts:
+                self.axioms.append(z3.Not(test(cst)))
+
+    def const(self, i: int) -> z3.ExprRef:
+        return self.consts[i]
+
+    def ctor(self, tag: str, arg: z3.ExprRef) -> z3.ExprRef:
+        return self.ctors[[c for c, _ in self.dom.ctors].index(tag)](arg)
+
+    def is_tag(self, tag: str, term: z3.ExprRef) -> z3.BoolRef:
+        if tag in self.dom.consts:
+            return term == self.consts[self.dom.consts.index(tag)]
+        return self.tests[[c for c, _ in self.dom.ctors].index(tag)](term)
+
+
 class Encoding:
     """The Z3 reading of one model, finite (``sizes``) or for every size (``sizes=None``)."""
 
@@ -149,11 +218,21 @@ class Encoding:
             else:
                 self._sorts[s] = z3.DeclareSort(s.name, ctx=self.ctx)
         self._doms: dict[int, tuple[Domain, z3.SortRef, list[z3.ExprRef]]] = {}
+        self._unions: dict[int, _Union] = {}
+        #: Background axioms every solver of this encoding needs (unbounded union sorts).
+        self.axioms: list[z3.BoolRef] = []
         self._used_names: set[str] = set()
         names = [a.name for a in model.actions]
         self.action_sort, consts = z3.EnumSort("action", [f"action!{n}" for n in names], ctx=self.ctx)
         self.action_const: dict[str, z3.ExprRef] = dict(zip(names, consts))
         self._bound: set[str] = set()
+        self.prepare()
+
+    def solver(self) -> z3.Solver:
+        """A fresh solver for this encoding, with its background axioms asserted."""
+        sol = z3.Solver(ctx=self.ctx)
+        sol.add(*self.axioms)
+        return sol
 
     # -- sorts and values ---------------------------------------------------------------------
     def sort(self, dom: Domain) -> z3.SortRef:
@@ -177,17 +256,27 @@ class Encoding:
             zs, consts = z3.EnumSort(name, [f"{name}!{m}" for m in dom.members], ctx=self.ctx)
             entry = (dom, zs, list(consts))
         elif isinstance(dom, UnionDomain):
-            dt = z3.Datatype(name, ctx=self.ctx)
-            for c in dom.consts:
-                dt.declare(f"{name}!{c}")
-            for c, s in dom.ctors:
-                dt.declare(f"{name}!{c}", (f"{name}!{c}!arg", self._sorts[s]))
-            zs = dt.create()
-            entry = (dom, zs, [])
+            u = _Union(self, dom, name)
+            self._unions[key] = u
+            self.axioms.extend(u.axioms)
+            entry = (dom, u.sort, [])
         else:
             raise TypeError(f"no Z3 sort for domain {dom!r}")
         self._doms[key] = entry
         return entry
+
+    def union(self, dom: UnionDomain) -> _Union:
+        self._dom_entry(dom)
+        return self._unions[id(dom)]
+
+    def prepare(self) -> None:
+        """Create the sorts of every domain the model uses, so :attr:`axioms` is complete
+        before a solver is set up."""
+        for v in self.model.vars:
+            self.sort(v.dom)
+        for a in self.model.actions:
+            for p in a.params:
+                self.sort(p.dom)
 
     def _fresh_name(self, base: str) -> str:
         name, n = base, 1
@@ -214,16 +303,15 @@ class Encoding:
         if isinstance(dom, SortDomain):
             return self.elements(dom.sort)[code]
         if isinstance(dom, UnionDomain):
-            zs = self.sort(dom)
-            assert isinstance(zs, z3.DatatypeSortRef)
+            u = self.union(dom)
             if code < len(dom.consts):
-                return zs.constructor(code)()
+                return u.const(code)
             assert self.instance is not None, "constructor values need a finite encoding"
             off = len(dom.consts)
-            for k, (_, s) in enumerate(dom.ctors):
-                n = self.instance.sizes[s]
+            for c, srt in dom.ctors:
+                n = self.instance.sizes[srt]
                 if code < off + n:
-                    return zs.constructor(len(dom.consts) + k)(self._elems[s][code - off])
+                    return u.ctor(c, self._elems[srt][code - off])
                 off += n
         raise ValueError(f"code {code} is not a value of {dom.name}")
 
@@ -238,11 +326,10 @@ class Encoding:
         if isinstance(dom, SortDomain):
             return list(self.elements(dom.sort))
         if isinstance(dom, UnionDomain):
-            zs = self.sort(dom)
-            assert isinstance(zs, z3.DatatypeSortRef)
-            out = [zs.constructor(i)() for i in range(len(dom.consts))]
-            for k, (_, s) in enumerate(dom.ctors):
-                out.extend(zs.constructor(len(dom.consts) + k)(e) for e in self.elements(s))
+            u = self.union(dom)
+            out = list(u.consts)
+            for c, srt in dom.ctors:
+                out.extend(u.ctor(c, e) for e in self.elements(srt))
             return out
         raise TypeError(f"no values for domain {dom!r}")
 
@@ -326,17 +413,11 @@ class Encoding:
             return a < b if e.op == "<" else a <= b
         if isinstance(e, Ctor):
             assert isinstance(e.dom, UnionDomain)
-            zs = self.sort(e.dom)
-            assert isinstance(zs, z3.DatatypeSortRef)
-            k = len(e.dom.consts) + [c for c, _ in e.dom.ctors].index(e.ctor)
-            return zs.constructor(k)(self.expr(e.arg, st, env))
+            return self.union(e.dom).ctor(e.ctor, self.expr(e.arg, st, env))
         if isinstance(e, IsTag):
             d = e.arg.dom
             assert isinstance(d, UnionDomain)
-            zs = self.sort(d)
-            assert isinstance(zs, z3.DatatypeSortRef)
-            tags = list(d.consts) + [c for c, _ in d.ctors]
-            return zs.recognizer(tags.index(e.tag))(self.expr(e.arg, st, env))
+            return self.union(d).is_tag(e.tag, self.expr(e.arg, st, env))
         if isinstance(e, Quant):
             return self._quant(e, st, env)
         if isinstance(e, Apply):
@@ -529,13 +610,13 @@ class Encoding:
         if isinstance(dom, SortDomain):
             return index[dom.sort][zv.sexpr()]
         if isinstance(dom, UnionDomain):
-            zs = self.sort(dom)
-            assert isinstance(zs, z3.DatatypeSortRef)
-            k = [zs.constructor(i).name() for i in range(zs.num_constructors())].index(zv.decl().name())
+            u = self.union(dom)
+            names = [c.decl().name() for c in u.consts] + [f.name() for f in u.ctors]
+            k = names.index(zv.decl().name())
             if k < len(dom.consts):
                 return k
-            c, s = dom.ctors[k - len(dom.consts)]
-            return dom.ctor_offset(c, inst.sizes) + index[s][zv.arg(0).sexpr()]
+            c, srt = dom.ctors[k - len(dom.consts)]
+            return dom.ctor_offset(c, inst.sizes) + index[srt][zv.arg(0).sexpr()]
         raise TypeError(f"cannot decode a value of {dom!r}")
 
 

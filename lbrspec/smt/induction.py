@@ -130,7 +130,7 @@ def prove(
     rows = {p.name: PropertyResult(p.name, p.kind if p.kind != "safety" else "invariant", "proven") for p in props}
 
     for p in props:
-        ans, initial = prover.main.initiation(p)
+        ans, initial = prover.initiation(p)
         r = rows[p.name]
         r.seconds += ans.seconds
         if ans.sat:
@@ -235,6 +235,17 @@ class _Prover:
         if unknown is not None:
             return Answer("unknown", seconds, unknown.reason), None
         return Answer("unsat", seconds), None
+
+    def initiation(self, p: Invariant) -> tuple[Answer, dict[str, Value] | None]:
+        """Does ``p`` hold in every initial state?  If not, an initial state violating it (for
+        an unbounded proof, one of the smallest instance that has one)."""
+        ans, initial = self.main.initiation(p, decode=not self.unbounded)
+        if ans.sat and self.unbounded:
+            for sizes in self.small_sizes():
+                small, initial = self.small(sizes).initiation(p)
+                if small.sat or self.budget.exhausted():
+                    break
+        return ans, initial
 
     def checker_for(self, cti: Cti) -> _Checker:
         return self.main if not self.unbounded else self.small(cti.instance.sizes_by_name())
@@ -392,12 +403,12 @@ class _Checker:
         self.budget = budget
         ctx = enc.ctx
         self.s0 = enc.state("init")
-        self.init_solver = z3.Solver(ctx=ctx)
+        self.init_solver = enc.solver()
         self.init_solver.add(enc.init(self.s0))
         self.pre = enc.state("pre")
         self.step = enc.step("cti")
         self.after = {a.name: enc.after(a, self.pre, self.step) for a in enc.model.actions}
-        self.solver = z3.Solver(ctx=ctx)
+        self.solver = enc.solver()
         self.solver.add(enc.domains_ok(self.pre))
         self.assume: dict[str, z3.BoolRef] = {}
         for k, p in enumerate(props):
@@ -413,11 +424,11 @@ class _Checker:
         self.excluded: dict[str, list[z3.BoolRef]] = {}
 
     # -- initiation -------------------------------------------------------------------------
-    def initiation(self, p: Invariant) -> tuple[Answer, dict[str, Value] | None]:
+    def initiation(self, p: Invariant, decode: bool = True) -> tuple[Answer, dict[str, Value] | None]:
         flag = z3.Bool(f"init_refute!{p.name}", self.enc.ctx)
         self.init_solver.add(z3.Implies(flag, z3.Not(self.enc.holds(p.body, self.s0))))
         ans = check(self.init_solver, self.budget, flag)
-        if not ans.sat:
+        if not ans.sat or not decode:
             return ans, None
         dec = self.enc.decode(self.init_solver.model(), [self.s0], [])
         inst, s = dec.instance, dec.states[0]
