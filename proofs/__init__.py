@@ -51,16 +51,18 @@ def lemma(name: str, body: Expr, why: str, patch: str = "") -> Invariant:
     return Invariant(name, body, why, patch, kind="lemma")
 
 
-def lemmas(model: Model) -> list[Invariant]:
-    """Every lemma of every group, for ``model`` (any variant of the guest LBR model)."""
-    from . import host_users, kvm_handler, lbr_contents, scheduling, vcpu_event
+#: The lemma groups (modules of this package), in the order ``lbrspec prove`` lists them.
+GROUPS = ("scheduling", "kvm_handler", "vcpu_event", "host_users", "lbr_contents")
+
+
+def groups(model: Model) -> list[tuple[str, list[Invariant]]]:
+    """Every group's lemmas, for ``model`` (any variant of the guest LBR model)."""
+    import importlib
 
     m = Vocabulary(model)
-    out: list[Invariant] = []
-    for group in (scheduling, kvm_handler, vcpu_event, host_users, lbr_contents):
-        out.extend(group.lemmas(m))
-    return out
+    return [(g, importlib.import_module(f"{__name__}.{g}").lemmas(m)) for g in GROUPS]
 
 
-#: The lemma groups, in the order ``lbrspec prove`` lists them.
-GROUPS = ("scheduling", "kvm_handler", "vcpu_event", "host_users", "lbr_contents")
+def lemmas(model: Model) -> list[Invariant]:
+    """Every lemma of every group, for ``model``."""
+    return [lem for _, group in groups(model) for lem in group]

@@ -14,6 +14,7 @@ from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
 from .bmc import bmc_cmd
 from .check import check_cmd
 from .listing import list_cmd
+from .prove import prove_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,6 +31,7 @@ def cli() -> None:
 cli.add_command(check_cmd)
 cli.add_command(list_cmd)
 cli.add_command(bmc_cmd)
+cli.add_command(prove_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ import z3
 from ..errors import EvaluationError, InternalError
 from ..explicit.evaluate import holds as eval_holds
 from ..explicit.evaluate import step as eval_step
+from ..explicit.instance import State
 from ..explicit.replay import replay
 from ..lang.spec import Invariant, Model
 from ..trace import Trace, trace_from_states
@@ -144,6 +145,24 @@ class Unrolling:
         trace.violation = violated[0]
         trace.meta["engine"] = "bmc"
         return Found(trace, violated)
+
+
+def states_at_depth(model: Model, sizes: dict[str, int] | None, k: int, limit: int = 100_000) -> set[State]:
+    """Every state at the end of a run of exactly ``k`` steps, enumerated by the solver (each
+    found state is excluded and the solver asked again); at most ``limit`` states."""
+    enc = Encoding(model, sizes or {})
+    solver = enc.solver()
+    states = [enc.state("0")]
+    solver.add(enc.init(states[0]))
+    for i in range(k):
+        states.append(enc.state(str(i + 1)))
+        solver.add(enc.transition(states[i], states[i + 1], enc.step(str(i))))
+    found: set[State] = set()
+    while len(found) < limit and solver.check() == z3.sat:
+        s = enc.decode(solver.model(), [states[-1]], []).states[0]
+        found.add(s)
+        solver.add(z3.Not(enc.pin(states[-1], s)))
+    return found
 
 
 def bmc(model: Model, sizes: dict[str, int] | None = None, depth: int = 10, timeout: float | None = None) -> BmcResult:

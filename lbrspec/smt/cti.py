@@ -44,7 +44,8 @@ class Cti:
     post: State
     classification: str = "unclassified"  # "reachable", "unreachable" or "unclassified"
     note: str = ""
-    trace: Trace | None = None  # reachable: the explorer's shortest trace to pre, plus the CTI step
+    trace: Trace | None = None  # reachable: a shortest trace to pre, plus the CTI step
+    trace_from: str = ""  # "explorer" (its shortest trace) or "bmc" (exploration stopped first)
     core: list[int] = field(default_factory=list)  # unreachable: slots of pre no reachable state has together
     skipped: int = 0  # unreachable CTIs excluded before this one was found
     source: str = "solver"  # "solver" (a consecution query) or "bmc" (the last step of a shortest run)
@@ -91,12 +92,12 @@ class Reachable:
             if not res.ok or eval_holds(p.body, inst, res.states[-1]):
                 raise InternalError(f"prove: the reachable CTI for {p.name} does not replay to a violation: {res.reason}")
             full.meta["engine"] = "prove"
-            cti.classification, cti.trace = "reachable", full
+            cti.classification, cti.trace, cti.trace_from = "reachable", full, "explorer"
             cti.note = f"the pre-state is reachable in {len(head)} steps, so {p.name} fails after {len(full)} steps"
         elif self.complete:
             cti.classification = "unreachable"
             cti.core = self.unreachable_core(cti.pre)
-            cti.note = f"no run of the {inst.describe()} instance reaches the pre-state: the lemmas need strengthening"
+            cti.note = f"no run of the {inst.describe()} instance reaches the pre-state"
         else:
             cti.classification = "unclassified"
             cti.note = (f"exploring {inst.describe()} stopped after {self.result.states:,} states "

@@ -588,6 +588,13 @@ class Encoding:
             out_steps.append((a, codes))
         return Decoded(inst, out_states, out_steps)
 
+    def read_code(self, m: z3.ModelRef, term: z3.ExprRef, dom: Domain) -> int:
+        """The explicit code of ``term``'s value (of domain ``dom``) in the model ``m`` of a
+        finite encoding."""
+        assert self.instance is not None, "reading codes needs a finite encoding"
+        index = {s: {e.sexpr(): i for i, e in enumerate(es)} for s, es in self._elems.items()}
+        return self.code_of(dom, m.eval(term, model_completion=True), self.instance, index)
+
     def code_of(self, dom: Domain, zv: z3.ExprRef, inst: Instance, index: Mapping[Sort, Mapping[str, int]]) -> int:
         """The explicit code of a Z3 model value."""
         try:

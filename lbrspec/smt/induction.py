@@ -368,7 +368,7 @@ def _reachable_ctis(
                 # The exploration stopped before meeting the pre-state; the replayed bounded run
                 # still shows it reachable.
                 f.trace.violation = name
-                cti.classification, cti.trace = "reachable", f.trace
+                cti.classification, cti.trace, cti.trace_from = "reachable", f.trace, "bmc"
                 cti.note = f"reachable (bounded model checking, replayed): {name} fails after {len(f.trace)} steps"
             rows[name].cti = cti
 
