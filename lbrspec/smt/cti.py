@@ -74,7 +74,7 @@ class Reachable:
         self.result: ExploreResult = explore(inst, stop_at_violation=False, check_deadlock=False, max_states=max_states)
         self.states: list[State] = [self.result.state(i) for i in range(self.result.states)]
         self.index: dict[State, int] = {s: i for i, s in enumerate(self.states)}
-        self._packed: list[int] | None = None
+        self._cols: list[bytes] | None = None
 
     @property
     def complete(self) -> bool:
@@ -107,45 +107,59 @@ class Reachable:
         """Slots of the unreachable ``pre`` that together match no reachable state.
 
         Greedy in slot order (each slot is dropped if the rest still matches no reachable
-        state), so the core is irredundant.  States are packed one byte per slot into Python
-        integers, so comparing one state with all reachable ones is a few integer operations
-        per reachable state."""
+        state), so the core is irredundant.  For speed, each slot's values over all reachable
+        states are one ``bytes`` column, and "the states that differ from ``pre`` in slot i" one
+        big integer with a byte per state; a set of slots matches no reachable state when the
+        OR of their integers has every byte set."""
         n = len(pre)
         if pre in self.index:
             raise ValueError("the state is reachable")
-        if any(not 0 <= c <= 255 for c in pre) or any(sz > 256 for sz in self.instance.slot_size):
-            return list(range(n))
-        if self._packed is None:
-            self._packed = [int.from_bytes(bytes(s), "big") for s in self.states]
-        p = int.from_bytes(bytes(pre), "big")
-        low = int.from_bytes(b"\x01" * n, "big")
-        masks = set()
-        for x in self._packed:
-            d = x ^ p  # non-zero bytes where the reachable state differs from pre
-            d |= d >> 4
-            d |= d >> 2
-            d |= d >> 1
-            masks.add(d & low)
-        keep = low
+        if self._cols is None:
+            if any(sz > 256 for sz in self.instance.slot_size) or not self.states:
+                return list(range(n))
+            self._cols = [bytes(col) for col in zip(*self.states)]
+        every = int.from_bytes(b"\x01" * len(self.states), "big")
+        differs = []
         for i in range(n):
-            trial = keep & ~(1 << (8 * (n - 1 - i)))
-            if all(m & trial for m in masks):
+            table = bytes(0 if c == pre[i] else 1 for c in range(256))
+            differs.append(int.from_bytes(self._cols[i].translate(table), "big"))
+        keep = list(range(n))
+        for i in range(n):
+            trial = [k for k in keep if k != i]
+            acc = 0
+            for k in trial:
+                acc |= differs[k]
+            if acc == every:
                 keep = trial
-        return [i for i in range(n) if keep & (1 << (8 * (n - 1 - i)))]
+        return keep
 
 
 class Classifier:
-    """Explores each instance a CTI lives in at most once, and classifies CTIs against it."""
+    """Explores the instance a CTI lives in and classifies CTIs against it.
+
+    A reachable CTI found by bounded model checking is shallow, and breadth-first exploration
+    meets it early, so a small exploration is tried first; the full state budget is spent only
+    when the small one neither meets the pre-state nor completes.  Each exploration is made once
+    per instance and budget."""
+
+    FIRST_BUDGET = 20_000
 
     def __init__(self, max_states: int | None) -> None:
         self.max_states = max_states
-        self._cache: dict[tuple[tuple[str, int], ...], Reachable] = {}
+        self._cache: dict[tuple[tuple[tuple[str, int], ...], int | None], Reachable] = {}
 
-    def reachable(self, inst: Instance) -> Reachable:
-        key = tuple(sorted(inst.sizes_by_name().items()))
+    def reachable(self, inst: Instance, max_states: int | None) -> Reachable:
+        key = (tuple(sorted(inst.sizes_by_name().items())), max_states)
         if key not in self._cache:
-            self._cache[key] = Reachable(inst, self.max_states)
+            self._cache[key] = Reachable(inst, max_states)
         return self._cache[key]
 
     def classify(self, cti: Cti, p: Invariant) -> None:
-        self.reachable(cti.instance).classify(cti, p)
+        budgets: list[int | None] = [self.max_states]
+        if self.max_states is None or self.max_states > self.FIRST_BUDGET:
+            budgets.insert(0, self.FIRST_BUDGET)
+        for budget in budgets:
+            reach = self.reachable(cti.instance, budget)
+            if cti.pre in reach.index or reach.complete or budget == budgets[-1]:
+                reach.classify(cti, p)
+                return

@@ -51,13 +51,13 @@ from .encode import Encoding, StateSyms
 from .solving import Answer, Budget, check
 
 #: How many unreachable CTIs to exclude, per property, before giving up on a reachable one.
-CTI_ATTEMPTS = 10
+CTI_ATTEMPTS = 4
 #: The largest sort size of the small instances searched for CTIs of an unbounded proof.
 MAX_SMALL_SIZE = 3
 #: Seconds for a first unbounded consecution query before small instances are searched.
 QUICK_SECONDS = 2.0
 #: Default depth of the search for reachable CTIs.
-CTI_DEPTH = 12
+CTI_DEPTH = 10
 #: Default state budget of the exploration that classifies CTIs.
 EXPLORE_STATES = 500_000
 
