@@ -15,8 +15,12 @@ On top of it:
 
 * :mod:`lbrspec.smt.bmc`: bounded model checking of a finite instance;
 * :mod:`lbrspec.smt.induction`: initiation and consecution of every invariant relative to the
-  strengthening lemmas (``proofs/``), the largest inductive subset (Houdini), and
-  counterexamples to induction classified against the explorer's reachable states.
+  strengthening lemmas (``proofs/``), and the largest inductive subset (Houdini);
+* :mod:`lbrspec.smt.cti`: counterexamples to induction, classified against the explorer's
+  reachable states (reachable: a real bug; unreachable: the lemmas need strengthening);
+* :mod:`lbrspec.smt.fragment`: the sort graph of the unbounded queries, and whether they lie
+  in the decidable (stratified EPR) fragment;
+* :mod:`lbrspec.smt.solving`: time budgets, and ``unknown`` as an answer.
 
 Every solver answer that claims a behaviour (a BMC trace, a counterexample to induction) is
 decoded into display values and re-checked by the reference semantics before anyone sees it; a

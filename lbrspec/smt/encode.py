@@ -29,12 +29,16 @@ The **transition relation** (:meth:`Encoding.transition`) is, for every action `
 ``x[args] := e`` contributes ``if i = args then e else x(i)`` and a whole update
 ``x[i] := e(i)`` contributes ``e(i)``.  The last case is the frame: generated for every
 variable an action does not write, never written by hand.  All right-hand sides read the
-pre-state (parallel assignment), as :func:`lbrspec.explicit.evaluate.step` does.
+pre-state (parallel assignment), as :func:`lbrspec.explicit.evaluate.step` does.  For one given
+action, :class:`AfterAction` gives the same post-state as terms over the pre-state (no new
+symbols), which is how :mod:`lbrspec.smt.induction` asks consecution queries.
 
-A satisfying Z3 model is decoded (:meth:`Encoding.decode`) into the explicit engine's encoded
-states of an :class:`~lbrspec.explicit.instance.Instance` (for an unbounded encoding, the
-instance whose sizes are the sizes of the model's universes), so the result can be replayed
-by the reference semantics and shown as a :class:`~lbrspec.trace.Trace`.
+A satisfying Z3 model of a finite encoding is decoded (:meth:`Encoding.decode`) into the
+explicit engine's encoded states of its :class:`~lbrspec.explicit.instance.Instance`, so the
+result can be replayed by the reference semantics and shown as a
+:class:`~lbrspec.trace.Trace`.  Models of an unbounded encoding are not decoded: they may hold
+union elements that no state has (see :class:`_Union`); counterexamples for every size are
+looked for in finite instances instead.
 """
 
 from __future__ import annotations
