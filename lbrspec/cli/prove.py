@@ -81,7 +81,8 @@ def result_json(r: ProofResult, lemma_groups: dict[str, str], frag: FragmentRepo
     }
 
 
-def _print_failure(row: PropertyResult, model: Model, echo=click.echo) -> None:
+def _print_failure(row: PropertyResult, model: Model) -> None:
+    echo = click.echo
     echo("")
     echo(f"{STATUS_TEXT[row.status]}: {row.name} ({row.kind})")
     if row.initial is not None:

@@ -375,7 +375,7 @@ def _reachable_ctis(
                 # still shows it reachable.
                 f.trace.violation = name
                 cti.classification, cti.trace, cti.trace_from = "reachable", f.trace, "bmc"
-                cti.note = f"reachable (bounded model checking, replayed): {name} fails after {len(f.trace)} steps"
+                cti.note = f"a replayed bounded run reaches the pre-state, so {name} fails after {len(f.trace)} steps"
             rows[name].cti = cti
 
 
