@@ -11,6 +11,7 @@ import sys
 import click
 
 from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
+from .bmc import bmc_cmd
 from .check import check_cmd
 from .export import export_group
 from .diagram import diagram_cmd
@@ -18,6 +19,7 @@ from .docs import docs_cmd
 from .listing import list_cmd
 from .replay import replay_cmd
 from .simulate import simulate_cmd
+from .prove import prove_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -38,6 +40,8 @@ cli.add_command(simulate_cmd)
 cli.add_command(replay_cmd)
 cli.add_command(diagram_cmd)
 cli.add_command(docs_cmd)
+cli.add_command(bmc_cmd)
+cli.add_command(prove_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

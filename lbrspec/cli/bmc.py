@@ -1,0 +1,109 @@
+"""``lbrspec bmc``: bounded model checking of one variant on one finite instance with Z3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
+from ..smt.bmc import BmcResult, bmc
+from ..trace.itf import write_itf
+from ..trace.text import render
+from .common import check_writable, emit_json, make_instance, size_options, variant_option
+
+DEFAULT_DEPTH = 10
+
+
+def result_json(r: BmcResult, trace_out: str | None) -> dict[str, Any]:
+    return {
+        "model": r.model.name,
+        "variant": r.model.variant.name,
+        "sizes": r.sizes,
+        "verdict": r.verdict,
+        "depth": r.depth,
+        "depth_searched": r.depth_checked,
+        "seconds": round(r.seconds, 3),
+        "seconds_per_depth": [round(s, 3) for s in r.per_depth],
+        "violated": r.violated[0] if r.violated else None,
+        "violations": r.violated,
+        "trace_length": len(r.trace) if r.trace else None,
+        "trace_out": trace_out,
+        "reason": r.reason,
+    }
+
+
+def print_result(r: BmcResult, trace_out: str | None) -> None:
+    echo = click.echo
+    model, v = r.model, r.model.variant
+    sizes = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in r.sizes.items())
+    echo(f"lbrspec bmc: model {model.name}, variant {v.name} ({v.description.rstrip('.')}), {sizes}, depth <= {r.depth}")
+    searched = f"depths 0..{r.depth_checked} searched" if r.depth_checked >= 0 else "no depth searched completely"
+    echo(f"  {searched}, {r.seconds:.2f} s")
+    echo("")
+    if r.verdict == "violated":
+        assert r.trace is not None
+        inv = model.invariant(r.violated[0])
+        also = f" (also violated there: {', '.join(r.violated[1:])})" if len(r.violated) > 1 else ""
+        echo(f"VIOLATED: {inv.name}{also}, after {len(r.trace)} steps (a shortest run; it replays in the reference semantics)")
+        for line in inv.doc.strip().splitlines():
+            echo(f"  {line}")
+        if inv.patch:
+            echo(f"  from {inv.patch}")
+        echo("")
+        echo(render(r.trace, model, title=f"Shortest counterexample, {len(r.trace)} steps:").rstrip("\n"))
+        if trace_out:
+            echo("")
+            echo(f"trace written to {trace_out} (ITF JSON)")
+    elif r.verdict == "holds":
+        echo(f"NO VIOLATION within {r.depth} steps: every invariant holds in every state reachable in at most "
+             f"{r.depth} steps (bounded: deeper runs were not searched; `lbrspec prove` covers them)")
+    else:
+        echo(f"UNDETERMINED: the solver gave up {r.reason}; runs up to depth {r.depth_checked} have no violation, "
+             "nothing is claimed beyond")
+
+
+@click.command("bmc")
+@variant_option
+@size_options
+@click.option("--depth", type=int, default=DEFAULT_DEPTH, show_default=True, metavar="K",
+              help="Search runs of at most K steps.")
+@click.option("--timeout", type=float, default=None, metavar="S",
+              help="Give up after S seconds of solving (undetermined, exit 3). Default: no limit.")
+@click.option("--trace-out", type=str, default=None, metavar="FILE", help="Write the counterexample as ITF JSON to FILE.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def bmc_cmd(
+    variant: str | None,
+    vcpus: int | None,
+    pcpus: int | None,
+    hosts: int | None,
+    depth: int,
+    timeout: float | None,
+    trace_out: str | None,
+    as_json: bool,
+) -> None:
+    """Bounded model checking with Z3: look for a run of at most K steps that breaks an invariant.
+
+    Depths are searched in increasing order, so a violation found is a shortest one; its trace
+    is replayed by the reference semantics before it is printed.
+
+    Exit status: 0 no violation within K steps; 1 an invariant is violated (the trace is
+    printed); 2 bad usage or input; 3 undetermined (solver timeout or unknown); 4 internal
+    error (the solver's trace does not replay).
+    """
+    if depth < 0:
+        raise InputError(f"--depth must be at least 0, got {depth}")
+    if timeout is not None and not timeout > 0:
+        raise InputError(f"--timeout must be positive, got {timeout:g}")
+    inst = make_instance(variant, vcpus, pcpus, hosts)
+    check_writable(trace_out, "--trace-out")
+    r = bmc(inst.model, inst.sizes_by_name(), depth=depth, timeout=timeout)
+    written = None
+    if r.trace is not None and trace_out:
+        write_itf(r.trace, trace_out, description=f"lbrspec bmc: shortest counterexample for {r.violated[0]}")
+        written = trace_out
+    if as_json:
+        emit_json(result_json(r, written))
+    else:
+        print_result(r, written)
+    raise SystemExit({"holds": EXIT_HOLDS, "violated": EXIT_VIOLATED}.get(r.verdict, EXIT_UNDETERMINED))

@@ -1,0 +1,94 @@
+"""Bounded model checking with Z3: shortest violations as long as the explorer's, traces that
+replay, undetermined on timeouts, internal errors when a trace does not replay."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import explored, model
+from lbrspec_models.guest_lbr import VARIANTS
+
+from lbrspec.cli import main
+from lbrspec.errors import InternalError
+from lbrspec.explicit.instance import Instance
+from lbrspec.explicit.replay import ReplayResult, replay
+from lbrspec.smt import bmc as bmc_module
+from lbrspec.smt.bmc import bmc
+from lbrspec.trace.itf import read_itf
+
+NON_DEFAULT = [name for name, v in VARIANTS.items() if v.kind != "design"]
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("name", NON_DEFAULT)
+def test_bmc_finds_a_violation_exactly_as_long_as_the_explorers_shortest(name):
+    shortest = len(explored(name).violation.trace)
+    r = bmc(model(name), depth=shortest + 2)
+    assert r.verdict == "violated"
+    assert len(r.trace) == shortest
+    assert r.depth_checked == shortest - 1  # every shorter depth was refuted
+    assert VARIANTS[name].expected in r.violated
+    res = replay(Instance(model(name)), r.trace)
+    assert res.ok and res.steps_replayed == shortest
+    assert VARIANTS[name].expected in res.final_violations
+    assert all(i == shortest for i, _ in res.invariant_failures)  # nothing earlier is violated
+
+
+def test_bmc_finds_nothing_in_v8_up_to_its_depth():
+    r = bmc(model("v8"), depth=5)
+    assert r.verdict == "holds" and r.trace is None
+    assert r.depth_checked == 5 and len(r.per_depth) == 6
+
+
+def test_bmc_on_a_bigger_instance():
+    r = bmc(model("owner-after-event-init"), {"vCPU": 3, "pCPU": 2, "host_user": 2}, depth=4)
+    assert r.verdict == "violated" and r.violated[0] == "no_counter"
+    assert r.sizes == {"vCPU": 3, "pCPU": 2, "host_user": 2}
+    assert replay(Instance(model("owner-after-event-init"), r.sizes), r.trace).ok
+
+
+def test_an_exhausted_budget_is_undetermined_never_holds():
+    r = bmc(model("v8"), depth=12, timeout=0.05)
+    assert r.verdict == "undetermined"
+    assert r.trace is None and r.reason
+
+
+def test_a_solver_trace_that_does_not_replay_is_an_internal_error(monkeypatch, capsys):
+    monkeypatch.setattr(bmc_module, "replay", lambda inst, trace: ReplayResult(False, 0, 1, "diverges (test)"))
+    with pytest.raises(InternalError, match="does not replay"):
+        bmc(model("no-bit-62"), depth=5)
+    code, _, err = run(capsys, "bmc", "--variant", "no-bit-62")
+    assert code == 4 and "internal error" in err and "does not replay" in err
+
+
+def test_cli_bmc_prints_the_trace_writes_itf_and_exits_1(capsys, tmp_path):
+    out_file = tmp_path / "bmc.itf.json"
+    code, out, _ = run(capsys, "bmc", "--variant", "no-bit-62", "--trace-out", str(out_file))
+    assert code == 1
+    assert "VIOLATED: isolation" in out and "after 4 steps" in out and "  4  " in out
+    t = read_itf(out_file)
+    assert t.violation == "isolation" and len(t) == 4
+    assert replay(Instance(model("no-bit-62")), t).ok
+
+
+def test_cli_bmc_json_and_exit_codes(capsys):
+    code, out, _ = run(capsys, "bmc", "--depth", "3", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["verdict"] == "holds" and data["depth_searched"] == 3
+    for key in ("model", "variant", "sizes", "seconds", "violated", "trace_length", "seconds_per_depth"):
+        assert key in data
+    code, out, _ = run(capsys, "bmc", "--variant", "v7-write-path", "--json")
+    data = json.loads(out)
+    assert code == 1 and data["violated"] == "no_kvm_access_after_reclaim" and data["trace_length"] == 6
+    code, _, err = run(capsys, "bmc", "--depth", "12", "--timeout", "0.05")
+    assert code == 3
+    code, _, err = run(capsys, "bmc", "--depth", "-1")
+    assert code == 2 and "--depth" in err
+    code, _, err = run(capsys, "bmc", "--variant", "nope")
+    assert code == 2 and "unknown variant" in err
