@@ -80,7 +80,7 @@ def test_cli_bmc_prints_the_trace_writes_itf_and_exits_1(capsys, tmp_path):
 def test_cli_bmc_json_and_exit_codes(capsys):
     code, out, _ = run(capsys, "bmc", "--depth", "3", "--json")
     data = json.loads(out)
-    assert code == 0 and data["verdict"] == "holds" and data["depth_searched"] == 3
+    assert code == 0 and data["verdict"] == "no violation within bound" and data["depth_searched"] == 3
     for key in ("model", "variant", "sizes", "seconds", "violated", "trace_length", "seconds_per_depth"):
         assert key in data
     code, out, _ = run(capsys, "bmc", "--variant", "v7-write-path", "--json")

@@ -20,7 +20,8 @@ def result_json(r: BmcResult, trace_out: str | None) -> dict[str, Any]:
         "model": r.model.name,
         "variant": r.model.variant.name,
         "sizes": r.sizes,
-        "verdict": r.verdict,
+        # no violation within the bound is not a proof: say so in the verdict itself
+        "verdict": "no violation within bound" if r.verdict == "holds" else r.verdict,
         "depth": r.depth,
         "depth_searched": r.depth_checked,
         "seconds": round(r.seconds, 3),
