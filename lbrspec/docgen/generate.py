@@ -81,6 +81,29 @@ class Facts:
     machine_figures: dict[str, StateDiagram]
     projections: list[tuple[str, str, Projection]]
     engines: dict[str, str]
+    proofs: dict[str, str] = dataclasses.field(default_factory=dict)  # invariant -> Z3 proof status
+
+
+def proof_status(model: Model) -> dict[str, str]:
+    """Z3's verdict per invariant, finite instance and every size (empty without lbrspec.smt)."""
+    if importlib.util.find_spec("lbrspec.smt") is None:
+        return {}
+    from lbrspec.smt.induction import prove
+    from lbrspec_proofs import lemmas
+
+    ls = lemmas(model)
+    finite = prove(model, ls, timeout=120)
+    every = prove(model, ls, all_sizes=True, timeout=120)
+    out = {}
+    for inv in model.invariants:
+        a, b = finite.row(inv.name).status, every.row(inv.name).status
+        if b == "proven":
+            out[inv.name] = "proven inductive for every size (Z3)"
+        elif a == "proven":
+            out[inv.name] = f"proven inductive on the default instance (Z3); every size: {b}"
+        else:
+            out[inv.name] = f"Z3: {a} on the default instance, {b} for every size"
+    return out
 
 
 def engines() -> dict[str, str]:
@@ -119,7 +142,9 @@ def compute(progress: Progress | None = None) -> Facts:
             continue
         say(f"variant {name}")
         variants[name] = _variant_facts(guest_lbr, name)
-    return Facts(model, inst, result, graph, summary, props, live, demos, variants, figures, projections, engines())
+    say("proofs")
+    proofs = proof_status(model)
+    return Facts(model, inst, result, graph, summary, props, live, demos, variants, figures, projections, engines(), proofs)
 
 
 def _fairness_demos(graph: StateGraph, props: tuple[Liveness, ...]) -> list[tuple[str, str, str, LivenessResult]]:
@@ -426,7 +451,8 @@ def _machine_patches(m: Model, name: str) -> dict[int, tuple[str, list[str]]]:
 
 
 def _status_invariant(f: Facts, name: str) -> str:
-    return f"holds in all {f.result.states:,} states" if f.result.violation is None else "violated"
+    explored = f"holds in all {f.result.states:,} states" if f.result.violation is None else "violated"
+    return f"{explored}; {f.proofs[name]}" if name in f.proofs else explored
 
 
 def _properties(f: Facts) -> str:
