@@ -172,6 +172,16 @@ def _rss() -> int:
     return rss_bytes()
 
 
+def verdict_of(violation: Violation | None, complete: bool, goals: list[GoalStatus]) -> str:
+    """``violated`` (an invariant or a deadlock, or a goal unreached by a complete run),
+    ``undetermined`` (the run stopped early without a violation) or ``holds``."""
+    if violation is not None:
+        return "violated"
+    if not complete:
+        return "undetermined"
+    return "violated" if any(not g.reached for g in goals) else "holds"
+
+
 def goal_statuses(
     inst: Instance,
     goal_hit: dict[tuple[int, tuple[int, ...]], int],
@@ -327,17 +337,9 @@ def explore(
     if violation is not None:
         kind, names, vsid = violation
         viol = Violation(kind, names, vsid, _trace(inst, comp, states, parent, vsid, names[0]))
-    if viol is not None:
-        verdict = "violated"
-    elif not complete:
-        verdict = "undetermined"
-    elif any(not g.reached for g in goals):
-        verdict = "violated"
-    else:
-        verdict = "holds"
     return ExploreResult(
         instance=inst,
-        verdict=verdict,
+        verdict=verdict_of(viol, complete, goals),
         states=len(states),
         transitions=transitions,
         seconds=seconds,

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..trace import Trace, trace_from_states
 from .compile import compile_instance
-from .explore import ExploreResult, GoalStatus, StateStore, Violation, goal_statuses
+from .explore import ExploreResult, GoalStatus, StateStore, Violation, goal_statuses, verdict_of
 from .hashset import StateSet
 from .instance import Instance, State
 from .symmetry import Symmetry
@@ -329,17 +329,9 @@ def explore_vector(
     if violation is not None:
         kind, names, vsid = violation
         viol = Violation(kind, names, vsid, store.trace_to(vsid, names[0]))
-    if viol is not None:
-        verdict = "violated"
-    elif not complete:
-        verdict = "undetermined"
-    elif any(not g.reached for g in goals):
-        verdict = "violated"
-    else:
-        verdict = "holds"
     return ExploreResult(
         instance=inst,
-        verdict=verdict,
+        verdict=verdict_of(viol, complete, goals),
         states=S_set.count,
         transitions=transitions,
         seconds=seconds,
