@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError, ModelError
 from ..explicit.evaluate import evaluate
-from ..explicit.explore import ExploreResult
+from ..explicit.explore import ExploreResult, unwind
 from ..lang.domains import Value
 from ..lang.expr import Local
 from ..lang.liveness import STRONG, WEAK, ActionPattern, Fair, Liveness
@@ -404,27 +404,16 @@ def _nearest(graph: StateGraph, start: int, inside: bytearray, edge_ok: bytearra
     while q:
         u = q.popleft()
         if u != start and any(not enabled[gi][u] for gi in need_off):
-            return _unwind(parent, u)
+            return unwind(parent, u)
         for t, aid in graph.succ[u]:
             if not inside[t] or not edge_ok[aid]:
                 continue
             if need_edge.intersection(fair.of_edge(u, aid)):
-                return _unwind(parent, u) + [(t, aid)]
+                return unwind(parent, u) + [(t, aid)]
             if t not in parent:
                 parent[t] = (u, aid)
                 q.append(t)
     return None
-
-
-def _unwind(parent: dict[int, tuple[int, int]], t: int) -> list[tuple[int, int]]:
-    out = []
-    cur = t
-    while cur >= 0:
-        p, aid = parent[cur]
-        out.append((cur, aid))
-        cur = p
-    out.reverse()
-    return out
 
 
 def describe_fairness(prop: Liveness) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator, Sequence
 
 from ..errors import InputError
 from ..explicit.evaluate import evaluate
-from ..explicit.explore import ExploreResult
+from ..explicit.explore import ExploreResult, unwind
 from ..explicit.instance import Instance, State
 from ..lang.expr import Expr, Local, expand, vars_read
 from ..trace import Trace, trace_from_states
@@ -135,7 +135,7 @@ class StateGraph:
                     continue
                 parent[t] = (s, aid)
                 if is_target[t]:
-                    return _unwind(parent, t)
+                    return unwind(parent, t)
                 q.append(t)
         return None
 
@@ -221,14 +221,3 @@ def _as_membership(targets: Sequence[int] | bytearray | set[int], n: int) -> byt
     for t in targets:
         m[t] = 1
     return m
-
-
-def _unwind(parent: dict[int, tuple[int, int]], t: int) -> list[tuple[int, int]]:
-    out = []
-    cur = t
-    while cur >= 0:
-        p, aid = parent[cur]
-        out.append((cur, aid))
-        cur = p
-    out.reverse()
-    return out

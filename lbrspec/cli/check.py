@@ -20,18 +20,18 @@ def exit_code(verdict: str) -> int:
     return {"holds": EXIT_HOLDS, "violated": EXIT_VIOLATED}.get(verdict, EXIT_UNDETERMINED)
 
 
+def invariant_status(r: ExploreResult, name: str) -> str:
+    """``violated`` (in the counterexample's last state), ``holds`` (a complete run) or
+    ``undetermined`` (the run stopped before the end)."""
+    if r.violation is not None and r.violation.kind == "invariant" and name in r.violation.names:
+        return "violated"
+    return "holds" if r.complete else "undetermined"
+
+
 def result_json(r: ExploreResult, trace_out: str | None) -> dict[str, Any]:
     model = r.instance.model
     viol = r.violation
-    inv_status = []
-    for inv in model.invariants:
-        if viol is not None and viol.kind == "invariant" and inv.name in viol.names:
-            status = "violated"
-        elif r.complete:
-            status = "holds"
-        else:
-            status = "undetermined"
-        inv_status.append({"name": inv.name, "status": status})
+    inv_status = [{"name": inv.name, "status": invariant_status(r, inv.name)} for inv in model.invariants]
     return {
         "model": model.name,
         "variant": model.variant.name,
@@ -75,14 +75,10 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
     echo("")
     echo("invariants:")
     width = max(len(i.name) for i in model.invariants)
+    marks = {"violated": "VIOLATED", "holds": "holds",
+             "undetermined": "not determined" if viol is None else "not checked to the end"}
     for inv in model.invariants:
-        if viol is not None and viol.kind == "invariant" and inv.name in viol.names:
-            mark = "VIOLATED"
-        elif r.complete:
-            mark = "holds"
-        else:
-            mark = "not determined" if viol is None else "not checked to the end"
-        echo(f"  {inv.name.ljust(width)}  {mark:<10} {inv.summary}")
+        echo(f"  {inv.name.ljust(width)}  {marks[invariant_status(r, inv.name)]:<10} {inv.summary}")
     echo("goals:")
     width = max((len(g.name) for g in r.goals), default=0)
     for g in r.goals:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 from ..lang.spec import Model
 from ..trace import Trace, trace_from_states
@@ -148,8 +148,9 @@ def _label(inst: Instance, action, params) -> str:
     return f"{action.name}({', '.join(str(v) for v in vals.values())})"
 
 
-def _trace(inst: Instance, compiled: Compiled | None, states: list[State], parent: list[tuple[int, int]], sid: int, violation: str | None) -> Trace:
-    assert compiled is not None
+def unwind(parent: Mapping[int, tuple[int, int]] | Sequence[tuple[int, int]], sid: int) -> list[tuple[int, int]]:
+    """The path to ``sid`` by parent links ``parent[t] = (source, action)``, a source below 0
+    marking an initial state: ``[(initial, -1), (s1, a1), ..., (sid, ak)]``."""
     path: list[tuple[int, int]] = []
     cur = sid
     while cur >= 0:
@@ -157,6 +158,12 @@ def _trace(inst: Instance, compiled: Compiled | None, states: list[State], paren
         path.append((cur, aid))
         cur = p
     path.reverse()
+    return path
+
+
+def _trace(inst: Instance, compiled: Compiled | None, states: list[State], parent: list[tuple[int, int]], sid: int, violation: str | None) -> Trace:
+    assert compiled is not None
+    path = unwind(parent, sid)
     seq = [states[path[0][0]]]
     steps = []
     for s_id, aid in path[1:]:

@@ -76,18 +76,8 @@ class PackedStore(StateStore):
             e = min(hi, b + (1 << 15))
             W = self.set.words(b, e)
             S = lay.unpack_array(W, np.int64)
-            n = e - b
-            AR = np.arange(n)
             best: tuple[int, int] | None = None
-            for va in self.vc.actions:
-                if va.never:
-                    continue
-                m = as_mask(va.guard(S, AR), n)
-                idx = np.nonzero(m)[0]
-                if not idx.size:
-                    continue
-                d = va.delta(S, idx)
-                words = [W[w][idx] + d[w] for w in range(lay.nwords)]
+            for va, _, idx, words in successors(self.vc, S, W):
                 if self.sym is not None:
                     words = self.sym.canonical_words(lay.unpack_array(words, np.int64))
                 hit = np.ones(idx.size, dtype=bool)
@@ -135,6 +125,22 @@ class PackedStore(StateStore):
             else:
                 raise AssertionError("a canonical step has no concrete counterpart")
         return trace_from_states(self.inst, concrete, steps, violation=violation)
+
+
+def successors(vc: VecCompiled, S: np.ndarray, W: list[np.ndarray]):
+    """For every action enabled somewhere in a batch (slot matrix ``S``, packed words ``W``):
+    the action, its enabled mask, the enabled columns and their successors' packed words."""
+    n = S.shape[1]
+    AR = np.arange(n)
+    for va in vc.actions:
+        if va.never:
+            continue
+        m = as_mask(va.guard(S, AR), n)
+        idx = np.nonzero(m)[0]
+        if not idx.size:
+            continue
+        d = va.delta(S, idx)
+        yield va, m, idx, [W[w][idx] + d[w] for w in range(len(W))]
 
 
 def _first_true(mask: np.ndarray) -> int:
@@ -239,22 +245,14 @@ def explore_vector(
                 n = e - b
                 W = S_set.words(b, e)
                 S = lay.unpack_array(W, np.int64)
-                AR = np.arange(n)
                 enabled = np.zeros(n, dtype=bool)
                 parts_w: list[list[np.ndarray]] = [[] for _ in range(nw)]
                 parts_p: list[np.ndarray] = []
                 parts_a: list[np.ndarray] = []
-                for va in vc.actions:
-                    if va.never:
-                        continue
-                    m = as_mask(va.guard(S, AR), n)
-                    idx = np.nonzero(m)[0]
-                    if not idx.size:
-                        continue
+                for va, m, idx, words in successors(vc, S, W):
                     enabled |= m
-                    d = va.delta(S, idx)
                     for w in range(nw):
-                        parts_w[w].append(W[w][idx] + d[w])
+                        parts_w[w].append(words[w])
                     parts_p.append(idx)
                     parts_a.append(np.full(idx.size, va.index, dtype=np.int32))
                     goals_here = open_step_goals.get(va.index)
