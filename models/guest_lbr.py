@@ -118,7 +118,8 @@ def _variant(name: str, description: str, kind: str, expected: str | None, patch
         if k not in sw:
             raise KeyError(k)
         sw[k] = v
-    return Variant(name, description, kind=kind, expected=expected, patch=patch(patch_no) if patch_no else "", switches=sw)
+    return Variant(name, description, kind=kind, expected=expected, patch=patch(patch_no) if patch_no else "", switches=sw,
+                   changed=tuple(changes))
 
 
 #: The variants: the v8 design, the alternatives its changelog fixed (DOMAIN.md §3), and
@@ -250,8 +251,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     if variant not in VARIANTS and variant not in LIVENESS_VARIANTS:
         raise InputError(f"unknown variant {variant!r}; known: {', '.join([*VARIANTS, *LIVENESS_VARIANTS])}")
     var = VARIANTS.get(variant) or LIVENESS_VARIANTS[variant]
-    sw = var.switches
-    spec = Spec("guest_lbr", sorts=[V, P, H], doc=__doc__ or "", default_sizes=DEFAULT_SIZES)
+    spec = Spec("guest_lbr", sorts=[V, P, H], doc=__doc__ or "", default_sizes=DEFAULT_SIZES, variant=var)
+    sw = spec.switches
 
     # -- variables ---------------------------------------------------------------------------
     vm = spec.machine("vm", doc="The VM's opt-in to guest LBR.", patch=patch(3))
@@ -829,7 +830,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         doc="A guest with pass-through has its own branch records in the LBR (isolation is not vacuous).",
         patch=patch(11),
     )
-    return spec.build(var)
+    return spec.build()
 
 
 # -- liveness (DOMAIN.md §4) ---------------------------------------------------------------------

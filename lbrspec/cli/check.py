@@ -46,6 +46,7 @@ def result_json(r: ExploreResult, trace_out: str | None) -> dict[str, Any]:
         "states_per_second": round(r.states / r.seconds) if r.seconds > 0 else None,
         "engine": r.engine,
         "symmetry": r.symmetry,
+        "symmetry_notes": r.symmetry_notes,
         "bytes_per_state": round(r.bytes_per_state, 2) if r.bytes_per_state is not None else None,
         "violated": r.violated,
         "violations": viol.names if viol else [],
@@ -69,6 +70,8 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
     if r.symmetry:
         echo(f"  symmetry reduction: one state per renaming of {', '.join(s.name + 's' for s in model.sorts)} "
              f"({r.symmetry_group} renamings); --no-symmetry counts every state")
+        for note in r.symmetry_notes:
+            echo(f"  symmetry reduced for {note}")
     if not r.complete:
         echo(f"  exploration stopped early: {r.stop_reason}")
     viol = r.violation

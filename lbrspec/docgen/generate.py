@@ -271,7 +271,7 @@ def _init(v) -> str:
         return "any"
     if callable(init) and not isinstance(init, Expr):
         names = list(inspect.signature(init).parameters)[: len(v.index)]
-        locs = tuple(Local(n, as_domain(s)) for n, s in zip(names, v.index))
+        locs = tuple(Local(n, d) for n, d in zip(names, v.index))
         return show(coerce(init(*locs), v.dom))
     values = init if isinstance(init, (list, tuple)) else [init]
     return " or ".join(show(coerce(x, v.dom)) for x in values)
@@ -300,7 +300,7 @@ def _overview(f: Facts) -> str:
                   [(s.name, f"{s.prefix}0, {s.prefix}1, ...", m.default_sizes.get(s.name, ""), s.doc) for s in m.sorts])
     machines = table(
         ["machine", "variables", "reads", "patch", "what it is"],
-        [(f"[{x.name}](machines/{x.name}.md)", ", ".join(v.name + ("[" + ",".join(s.prefix for s in v.index) + "]" if v.index else "")
+        [(f"[{x.name}](machines/{x.name}.md)", ", ".join(v.name + ("[" + ",".join(d.sort.prefix if isinstance(d, SortDomain) else d.name for d in v.index) + "]" if v.index else "")
                                                        for v in x.vars),
           ", ".join(x.reads) or "-", x.patch or "-", x.doc) for x in m.machines],
     )
@@ -380,7 +380,7 @@ def _machine_page(f: Facts, name: str) -> str:
     acts = _actions_with(m, name)
     variables = table(
         ["variable", "indexed by", "values", "initially", "ghost", "meaning"],
-        [(code(v.name), ", ".join(s.name for s in v.index) or "-", _domain(v.dom), _init(v), "yes" if v.ghost else "",
+        [(code(v.name), ", ".join(d.name for d in v.index) or "-", _domain(v.dom), _init(v), "yes" if v.ghost else "",
           v.doc) for v in mach.vars],
     )
     trans_rows = []

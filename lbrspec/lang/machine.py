@@ -19,6 +19,7 @@ from ..errors import ModelError
 from .domains import BOOL, Domain, Sort
 from .expr import (
     ANY,
+    AbsentVar,
     Assign,
     AssignAll,
     Expr,
@@ -134,18 +135,28 @@ class Machine:
         init: object = None,
         doc: str = "",
         ghost: bool = False,
+        when: bool = True,
+        why: str = "",
     ) -> Var:
         """Declare a variable owned by this machine.
 
         ``init``: a value (``False``, ``"ABSENT"``, ``3``), a list of allowed values,
         :data:`~lbrspec.lang.expr.ANY`, or a function of the index elements returning one.
+        ``index``: index sorts, or finite domains (a bounded range, an enum, ``BOOL``).
         ``ghost=True`` marks history variables that the design does not have but a property
-        needs (what the guest has observed...).
+        needs (what the guest has observed...).  ``when=False`` leaves the variable out of the
+        variant being built (it exists only in others; ``why`` says where): what is returned
+        then refuses every use with an error naming the variable and the variant.
         """
+        if not when:
+            return AbsentVar(name, self.name, self.spec.variant_name, why)  # type: ignore[return-value]
         d = as_domain(dom)
         if init is None:
             raise ModelError("needs an initial value (init=...)", machine=self.name, variable=name)
-        v = Var(name, d, tuple(index), init=init, doc=doc, ghost=ghost, machine=self.name)
+        try:
+            v = Var(name, d, tuple(index), init=init, doc=doc, ghost=ghost, machine=self.name)
+        except ValueError as e:
+            raise ModelError(str(e), machine=self.name, variable=name) from None
         self._check_init(v)
         self.spec._register_var(self, v)
         self.vars.append(v)
