@@ -96,7 +96,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
 
     spec.invariant(
         "resource_mutex",
-        forall(Resource, lambda r: forall(Client, lambda c1: forall(Client, lambda c2: implies(c1 != c2, ~(alloc[c1, r] & alloc[c2, r]))))),
+        forall(Resource, lambda r: forall(Client, lambda c1: forall(
+            Client, lambda c2: implies(c1 != c2, ~(alloc[c1, r] & alloc[c2, r]))))),
         doc="No resource is held by two clients (ResourceMutex).",
     )
     spec.invariant(

@@ -31,7 +31,7 @@ is kept for the same reason: TLC checks this configuration for deadlock.
 from __future__ import annotations
 
 from lbrspec.errors import InputError
-from lbrspec.lang import EnumDomain, Model, Sort, Spec, Variant, exists, forall, ite
+from lbrspec.lang import EnumDomain, Model, Sort, Spec, Variant, exists, forall, implies, ite
 
 SOURCE = "tlaplus/Examples specifications/transaction_commit/2PCwithBTM.tla, 2PCwithBTM.cfg"
 
@@ -98,8 +98,10 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         & (~exists(RM, lambda r: rm_state[r] == RmState.committed) if sw["abort_needs_none_committed"] else True),
         doc="some RM has aborted or failed, and none has committed",
     )
-    undecided = spec.define("in_loop", {"r": RM}, lambda r: (pc_rm[r] == PcRm.RS) & rm_state[r].in_(RmState.working, RmState.prepared),
-                            doc="RM r is at label RS and its loop condition holds")
+    undecided = spec.define(
+        "in_loop", {"r": RM}, lambda r: (pc_rm[r] == PcRm.RS) & rm_state[r].in_(RmState.working, RmState.prepared),
+        doc="RM r is at label RS and its loop condition holds",
+    )
 
     # -- RManager: label RS --------------------------------------------------------------------
     rms.transition("RS_prepare", {"r": RM}, guard=lambda r: undecided(r) & (rm_state[r] == RmState.working),
@@ -160,7 +162,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     )
     spec.invariant(
         "at_most_one_failure",
-        forall(RM, lambda r1: forall(RM, lambda r2: (r1 == r2) | ~((rm_state[r1] == RmState.failed) & (rm_state[r2] == RmState.failed)))),
+        forall(RM, lambda r1: forall(RM, lambda r2: implies(
+            r1 != r2, ~((rm_state[r1] == RmState.failed) & (rm_state[r2] == RmState.failed))))),
         doc="At most one RM fails.",
     )
 

@@ -166,6 +166,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     spec.goal("aborted_after_every_prepare",
               forall(RM, lambda r: prepared_msg[r]) & forall(RM, lambda r: rm_state[r] == RmState.aborted),
               doc="Every RM prepared, and yet the TM aborted and every RM learnt it.")
-    spec.goal("lone_abort", exists(RM, lambda r: ~prepared_msg[r] & (rm_state[r] == RmState.aborted)) & (tm_state() == TmState.init),
+    spec.goal("lone_abort",
+              exists(RM, lambda r: ~prepared_msg[r] & (rm_state[r] == RmState.aborted)) & (tm_state() == TmState.init),
               doc="An RM aborts on its own before the TM decides.")
     return spec.build(var)
