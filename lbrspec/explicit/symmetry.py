@@ -65,6 +65,8 @@ class Symmetry:
             perm = dict(zip(sorts, combo))
             self.group.append(self._renaming(perm))
         self._init_signatures()
+        #: the position of the identity renaming in :attr:`group`
+        self.identity = next(i for i, r in enumerate(self.group) if all(p == tuple(range(len(p))) for p in r.perm.values()))
         # tables for the vectorised canonical form: per renaming, per source slot, the
         # contribution weight[dest] * lut[code], laid out as one flat table.
         radix = layout.radix
@@ -209,9 +211,11 @@ class Symmetry:
         return best_state
 
     # -- batches ----------------------------------------------------------------------------
-    def canonical_words(self, slots: np.ndarray) -> list[np.ndarray]:
+    def canonical_words(self, slots: np.ndarray, words: list[np.ndarray] | None = None) -> list[np.ndarray]:
         """Canonical packed words of every column of a slot matrix: the lexicographic minimum
-        (most significant word last) over the renamings that sort the signatures."""
+        (most significant word last) over the renamings that sort the signatures.  ``words``,
+        the columns' own packed words if the caller has them, spare the identity renaming's
+        table lookups."""
         n = slots.shape[1]
         nw = self.layout.nwords
         slots = slots.astype(np.int64)
@@ -230,16 +234,19 @@ class Symmetry:
             cols = np.nonzero(valid)[0]
             if not cols.size:
                 continue
-            contrib = t[flat_all[:, cols]]
-            words = [contrib[self.word_bounds[w]:self.word_bounds[w + 1]].sum(axis=0) for w in range(nw)]
+            if ri == self.identity and words is not None:
+                cand = [x[cols] for x in words]
+            else:
+                contrib = t[flat_all[:, cols]]
+                cand = [contrib[self.word_bounds[w]:self.word_bounds[w + 1]].sum(axis=0) for w in range(nw)]
             cur = [b[cols] for b in best]
             less = np.zeros(cols.size, dtype=bool)
             eq = np.ones(cols.size, dtype=bool)
             for w in reversed(range(nw)):
-                less |= eq & (words[w] < cur[w])
-                eq &= words[w] == cur[w]
+                less |= eq & (cand[w] < cur[w])
+                eq &= cand[w] == cur[w]
             if less.any():
                 upd = cols[less]
                 for w in range(nw):
-                    best[w][upd] = words[w][less]
+                    best[w][upd] = cand[w][less]
         return best

@@ -143,6 +143,16 @@ def successors(vc: VecCompiled, S: np.ndarray, W: list[np.ndarray]):
         yield va, m, idx, [W[w][idx] + d[w] for w in range(len(W))]
 
 
+def _first_occurrences(words: list[np.ndarray]) -> np.ndarray:
+    """Positions of the first occurrence of each distinct packed state, in order."""
+    if len(words) == 1:
+        _, first = np.unique(words[0], return_index=True)
+    else:
+        _, first = np.unique(np.stack(words, axis=1), axis=0, return_index=True)
+    first.sort()
+    return first
+
+
 def _first_true(mask: np.ndarray) -> int:
     return int(np.argmax(mask)) if mask.any() else -1
 
@@ -278,16 +288,14 @@ def explore_vector(
                     PAR = np.concatenate(parts_p)
                     ACT = np.concatenate(parts_a)
                     transitions += PAR.size
-                    if sym is not None:
-                        NW = sym.canonical_words(lay.unpack_array(NW, np.int64))
                     order = np.lexsort((ACT, PAR))
                     NW = [x[order] for x in NW]
-                    if nw == 1:
-                        _, first = np.unique(NW[0], return_index=True)
-                    else:
-                        _, first = np.unique(np.stack(NW, axis=1), axis=0, return_index=True)
-                    first.sort()
-                    cand = [x[first] for x in NW]
+                    if sym is not None:
+                        # duplicates first: a state's first occurrence is also the first occurrence of
+                        # its canonical form, so numbering is as if every successor were canonicalised
+                        NW = [x[_first_occurrences(NW)] for x in NW]
+                        NW = sym.canonical_words(lay.unpack_array(NW, np.int64), NW)
+                    cand = [x[_first_occurrences(NW)] for x in NW]
                     found = S_set.lookup(cand)
                     new = found < 0
                     if new.any():
