@@ -59,6 +59,10 @@ A8. One access stands for every kind of guest access to an LBR MSR: the guest re
     DEBUGCTL write of the value it holds, so only writes are modelled.
 A9. vcpu_enter_guest services the release request, re-checks the LBR and enters the guest as
     one step: a preemption between them is a sched-out and sched-in, which the model has.
+A10. Where the release is deferred (v8), the handler's creation of the event and its WARN_ON are
+    one step, and so are the steps of a DEBUGCTL write (which is never refused there): nothing
+    else can release the event, or see what the DEBUGCTL write changes, in between.  Variant
+    ``v8-unfused`` keeps the steps apart and is expected to hold, which checks that this is so.
 """
 
 from __future__ import annotations
@@ -140,7 +144,12 @@ FIX_SWITCHES: dict[str, bool] = {
     "perf_resets_lbr_select": True,  # F12
 }
 
-V8_SWITCHES: dict[str, bool] = {**DESIGN_SWITCHES, **FIX_SWITCHES}
+#: Modelling choices that are not design choices: each is checked by a variant expected to hold.
+MODEL_SWITCHES: dict[str, bool] = {
+    "fuse_handler_steps": True,  # A10: steps nothing can tell apart are one step where that is sound
+}
+
+V8_SWITCHES: dict[str, bool] = {**DESIGN_SWITCHES, **FIX_SWITCHES, **MODEL_SWITCHES}
 
 
 def _variant(name: str, description: str, kind: str, expected: str | None, patch_no: int | None,
@@ -155,7 +164,7 @@ def _variant(name: str, description: str, kind: str, expected: str | None, patch
 
 
 #: The code as posted: every fix off.
-POSTED: dict[str, bool] = {**DESIGN_SWITCHES, **{k: False for k in FIX_SWITCHES}}
+POSTED: dict[str, bool] = {**DESIGN_SWITCHES, **{k: False for k in FIX_SWITCHES}, **MODEL_SWITCHES}
 
 
 class Finding:
@@ -361,6 +370,12 @@ VARIANTS: dict[str, Variant] = {
                  "Proposal: recover an event from error state by re-enabling it (the 2023 proposal) instead of "
                  "releasing and recreating it.",
                  "proposal", "isolation", 12, recover_by_reenable=True),
+        _variant("v8-unfused",
+                 "v8 with the handler steps that assumption A10 makes one step kept apart: the creation and the "
+                 "WARN_ON, and the steps of a DEBUGCTL write.",
+                 "check", None, 12, holds="A10 is sound: with the deferred release nothing can release the event "
+                                          "between its creation and the WARN_ON, and a DEBUGCTL write is never refused",
+                 fuse_handler_steps=False),
         _variant(
             "v7-write-path",
             "KVM checks ownership, then accesses the LBR MSR with interrupts on (v7 patch 12).",
@@ -486,11 +501,6 @@ Hu = EnumDomain(
     doc="a host LBR user's event: closed, install IPI pending, owns the LBR, waiting for it, sharing it with the "
         "vCPU event, or failed (a CPU-pinned event that lost to another CPU-pinned one: perf's error state)",
 )
-DbgGp = EnumDomain("debugctl_gp", ["NONE", "NO_OPTIN", "OPTED_IN"],
-                   doc="ghost: a #GP the guest got on DEBUGCTL: none, as a guest that did not opt in, or as one that did")
-BadFree = EnumDomain("bad_free", ["NONE", "TOUCHED", "DEBUGCTL_SET"],
-                     doc="ghost: the event was released after a slice the guest used, or with its DEBUGCTL.LBR set")
-
 DEFAULT_SIZES = {"vCPU": 2, "pCPU": 2, "host_user": 1}
 
 
@@ -504,8 +514,11 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     lazy = sw["lazy_release"]
     reads_vmcs = not lazy and not sw["release_reads_own_vmcs"]
     counts_refusals = sw["refusal_marks_used"]
-    dbg_in_handler = not sw["debugctl_not_refused"]  # DEBUGCTL goes through the LBR MSR handler, as posted
-    warn_step = not lazy  # something can release the event between its creation and the WARN_ON
+    fused = sw["fuse_handler_steps"]
+    # DEBUGCTL goes through the LBR MSR handler's steps: as posted, or unfused (A10 checked)
+    dbg_in_handler = not sw["debugctl_not_refused"] or not fused
+    # the WARN_ON is a step of its own: where something can release the event before it, or unfused
+    warn_step = not lazy or not fused
     Pc = pc_domain(warn_step)
     first = Pc.CREATED if warn_step else Pc.WARNED  # where the handler is once the event is created
 
@@ -542,12 +555,6 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                   doc="sched-in found the last slice unused: release the event at the next vcpu_enter_guest")
     touched = kvm.var("touched", BOOL, index=[V], init=False, ghost=True,
                       doc="ghost: the guest made an intercepted LBR access in this slice, refused or not")
-    host_warn = kvm.var("host_warn", BOOL, init=False, ghost=True, doc="ghost: KVM's WARN_ON(!lbr_event) fired")
-    host_oops = kvm.var("host_oops", BOOL, init=False, ghost=True, doc="ghost: KVM dereferenced a NULL lbr_event")
-    host_sleep = kvm.var("host_sleep", BOOL, init=False, ghost=True,
-                         doc="ghost: the event was released (which may sleep) with preemption disabled")
-    bad_free = kvm.var("bad_free", BadFree, index=[V], init="NONE", ghost=True,
-                       doc="ghost: how a release broke the release policy, if one did")
 
     vmcs = spec.machine("vmcs", doc="Which VMCS is current on each pCPU (vcpu_load makes a vCPU's current).",
                         reads=["sched"])
@@ -555,7 +562,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                       why="only the posted sched-in hook reads the current VMCS",
                       doc="whose VMCS is current on the pCPU: the last vCPU loaded there, or none")
 
-    msr = spec.machine("msr", doc="The MSR intercept bitmap for the LBR MSRs.", reads=["sched", "vcpu_event", "kvm"],
+    msr = spec.machine("msr", doc="The MSR intercept bitmap for the LBR MSRs.", reads=["sched", "vcpu_event", "kvm", "vm"],
                        patch=patch(12))
     passthru = msr.var("passthru", BOOL, index=[V], init=False, doc="the LBR MSRs are passed through to the guest (patch 12)")
 
@@ -581,10 +588,6 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     hu = host.var("hu", Hu, index=[H], init="OFF", doc="the host user's LBR event state")
     target = host.var("target", Target, index=[H], init="none",
                       doc="what the host user profiles: a pCPU (pinned or flexible) or a vCPU thread (task event)")
-    host_saw_guest = host.var(
-        "host_saw_guest", BOOL, index=[H], init=False, ghost=True,
-        doc="ghost: the host user has sampled guest records or a guest LBR_SELECT",
-    )
 
     lbr_hw = spec.machine(
         "lbr_hw",
@@ -608,14 +611,6 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
 
     guest = spec.machine("guest", doc="Ghost state: what each guest has observed.", reads=["lbr_hw", "vm", "sched",
                                                                                           "vcpu_event", "kvm"])
-    guest_saw_foreign = guest.var(
-        "guest_saw_foreign", BOOL, index=[V], init=False, ghost=True,
-        doc="ghost: the guest has read LBR records or an LBR_SELECT written by the host or another vCPU",
-    )
-    gp_owning = guest.var("gp_owning", BOOL, index=[V], init=False, ghost=True,
-                          doc="ghost: the guest got #GP from a valid LBR MSR while its event owned the LBR")
-    dbg_gp = guest.var("dbg_gp", DbgGp, index=[V], init="NONE", ghost=True,
-                       doc="ghost: the guest got #GP on DEBUGCTL")
 
     # -- definitions ---------------------------------------------------------------------------
     runs_on = spec.define("runs_on", {"v": V, "p": P}, lambda v, p: running[v] & (cpu[v] == p),
@@ -759,9 +754,6 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                                   ite(touched[v], Req.AFTER_TOUCH, Req.CLEAN) if not counts_refusals else Req.CLEAN,
                                   Req.NONE))] if lazy else []),
             touched[v].becomes(False),
-            *([host_sleep().becomes(host_sleep() | releases_at_sched_in(v, p))] if not lazy else []),
-            bad_free[v].becomes(ite(releases_at_sched_in(v, p) & dbg[v], BadFree.DEBUGCTL_SET,
-                                    ite(releases_at_sched_in(v, p) & touched[v], BadFree.TOUCHED, bad_free[v]))),
         ],
         doc=spec.text("lazy_release",
                       "kvm_arch_sched_in: a new slice starts with the LBR unused; if the last one left it unused, request "
@@ -817,24 +809,28 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                 *([req[v].becomes(ite(cap_ok, Req.NONE, req[v]))] if lazy else []),
                 touched[v].becomes(touched[v] | cap_ok),
             ],
-            doc="VM-exit on a DEBUGCTL write (never passed through): KVM creates the event if absent and writes the LBR "
-                "bit to the VMCS field, whoever owns the LBR, and counts the slice as used (F11's fix; A10: one step)",
+            doc="VM-exit on a DEBUGCTL write (never passed through): KVM creates the event if absent, writes the LBR "
+                "bit to the VMCS field whoever owns the LBR (F11's fix), counts the slice as used and passes the LBR "
+                "MSRs through (A10: one step)",
         )
+    k_warn = None
     if warn_step:
-        kvm.transition(
+        k_warn = kvm.transition(
             "kvm_warn_check", {"v": V, "p": P},
             guard=lambda v, p: runs_on(v, p) & (pc[v] == Pc.CREATED),
             updates=lambda v, p: [
                 pc[v].becomes(ite(absent(v), Pc.IDLE, Pc.WARNED)),
                 *([acc[v].becomes(ite(absent(v), Acc.MSR, acc[v]))] if dbg_in_handler else []),
-                host_warn().becomes(host_warn() | absent(v)),
             ],
             doc="WARN_ON(!lbr_event): the event should exist; if it does not, warn and fail the access (patch 12)",
             patch=patch(12),
         )
+    dbg_never_refused = TRUE if sw["debugctl_not_refused"] else FALSE
     proceeds = spec.define(
-        "proceeds", {"v": V, "p": P}, lambda v, p: owns(v, p),
-        doc="the handler goes on to the access: the event owns the LBR (lbr_event->oncpu != -1)",
+        "proceeds", {"v": V, "p": P}, lambda v, p: owns(v, p) | (~is_msr(v) & dbg_never_refused),
+        doc="the handler goes on to the access: the event owns the LBR (lbr_event->oncpu != -1)"
+            + (", or the access is to DEBUGCTL, which only touches the VMCS (F11's fix)" if sw["debugctl_not_refused"]
+               else ""),
     )
     k_check = kvm.transition(
         "lbr_check", {"v": V, "p": P},
@@ -842,7 +838,6 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         updates=lambda v, p: [
             pc[v].becomes(ite(~absent(v) & proceeds(v, p), Pc.ACCESS, Pc.IDLE)),
             *([acc[v].becomes(ite(~absent(v) & proceeds(v, p), acc[v], Acc.MSR))] if dbg_in_handler else []),
-            host_oops().becomes(host_oops() | absent(v)),
         ],
         doc=spec.text("irq_off_access",
                       "local_irq_disable(); if lbr_event->oncpu == -1 (the LBR was reclaimed) refuse the access: #GP "
@@ -894,11 +889,6 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         updates=lambda v, p: [
             in_guest[v].becomes(True),
             *([req[v].becomes(Req.NONE)] if lazy else []),
-            *([bad_free[v].becomes(ite(releases_at_entry(v) & dbg[v], BadFree.DEBUGCTL_SET,
-                                       ite(releases_at_entry(v) & (req[v] == Req.AFTER_TOUCH), BadFree.TOUCHED,
-                                           bad_free[v])) if not counts_refusals else
-                                   ite(releases_at_entry(v) & dbg[v], BadFree.DEBUGCTL_SET, bad_free[v]))]
-              if lazy else []),
             *([used[v].becomes(used[v] & ~(~absent(v) & owns(v, p)))]
               if sw["vmentry_check"] and not sw["entry_check_owned"] else
               [used[v].becomes(used[v] & ~(~absent(v) & ~owns_after_entry(v, p)))]
@@ -927,6 +917,10 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     )
     m_pass = msr.transition("pass_through", {"v": V}, updates=lambda v: [passthru[v].becomes(True)],
                             doc="the handler passes the LBR MSRs through (patch 12)")
+    if not dbg_in_handler:
+        m_pass_if = msr.transition("pass_through_if_opted_in", {"v": V},
+                                   updates=lambda v: [passthru[v].becomes(passthru[v] | cap_ok)],
+                                   doc="the DEBUGCTL write of an opted-in guest passes the LBR MSRs through (patch 12)")
     m_entry = msr.transition(
         "entry_check", {"v": V, "p": P},
         updates=lambda v, p: (
@@ -1085,11 +1079,10 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
              "event on p" + ("; bit 62 makes their configs differ, so they never share (patch 10)" if sw["bit62"]
                              else "; with equal configs perf lets them share the LBR")),
     )
-    host.transition(
+    h_sample = host.transition(
         "host_sample", {"h": H},
         guard=lambda h: hu[h].in_(Hu.ACTIVE, Hu.SHARED),
-        updates=lambda h: [host_saw_guest[h].becomes(
-            host_saw_guest[h] | exists(P, lambda p: host_on(h, p) & (rec[p].is_("vcpu") | sel[p].is_("vcpu"))))],
+        updates=lambda h: [],
         doc="a PMI: the host user reads the LBR records of the pCPU it runs on",
     )
     host.transition(
@@ -1196,37 +1189,13 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     # -- guest ----------------------------------------------------------------------------------
     g_observe = guest.transition(
         "observe", {"v": V, "p": P},
-        updates=lambda v, p: [guest_saw_foreign[v].becomes(
-            guest_saw_foreign[v] | (is_msr(v) & (foreign(v, rec[p]) | foreign(v, sel[p]))))],
         doc="the guest reads p's LBR records and LBR_SELECT (A8)",
     )
-    g_observe_direct = guest.transition(
-        "observe_direct", {"v": V, "p": P},
-        updates=lambda v, p: [guest_saw_foreign[v].becomes(guest_saw_foreign[v] | foreign(v, rec[p]) | foreign(v, sel[p]))],
-        doc="the guest reads p's LBR records and LBR_SELECT directly (A8)",
-    )
-    g_exit = guest.transition(
-        "gp_on_debugctl_exit", {"v": V, "p": P},
-        updates=lambda v, p: [
-            dbg_gp[v].becomes(ite(~cap(), DbgGp.NO_OPTIN, dbg_gp[v]) if not sw["debugctl_common_without_optin"]
-                              else dbg_gp[v]),
-        ],
+    g_dbg = guest.transition(
+        "debugctl_outcome", {"v": V, "p": P},
         doc=spec.text("debugctl_common_without_optin",
                       "a DEBUGCTL access of a guest that did not opt in keeps its common handling: no #GP (F10's fix)",
                       "a DEBUGCTL access of a guest that did not opt in gets #GP: only the vPMU handles DEBUGCTL (patch 14)"),
-    )
-    g_refused = guest.transition(
-        "gp_on_refusal", {"v": V, "p": P},
-        updates=lambda v, p: [
-            dbg_gp[v].becomes(ite(~absent(v) & ~proceeds(v, p) & ~is_msr(v), DbgGp.OPTED_IN, dbg_gp[v])),
-            gp_owning[v].becomes(gp_owning[v] | (~absent(v) & ~proceeds(v, p) & owns(v, p))),
-        ],
-        doc="a refused access returns false: the guest gets #GP (patch 12)",
-    )
-    g_info = guest.transition(
-        "gp_on_info", {"v": V, "p": P},
-        updates=lambda v, p: [gp_owning[v].becomes(gp_owning[v] | owns(v, p))],
-        doc="#GP on an LBR_INFO MSR the handler does not recognise (F6)",
     )
 
     # -- synchronised steps -------------------------------------------------------------------
@@ -1245,7 +1214,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     )
     spec.sync(
         "guest_lbr_direct", {"v": V, "p": P},
-        lambda v, p: [k_direct(v, p), g_observe_direct(v, p), l_direct(v, p)],
+        lambda v, p: [k_direct(v, p), g_observe(v, p), l_direct(v, p)],
         doc="the guest accesses a passed-through LBR MSR directly (no VM-exit)",
     )
     spec.sync(
@@ -1259,7 +1228,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         spec.sync(
             "guest_debugctl", {"v": V, "p": P},
             lambda v, p: [k_debugctl(v, p), e_create(v, p), h_task_preempt(v, p), l_create(v, p), c_create(v, p),
-                          g_exit(v, p)],
+                          g_dbg(v, p)],
             doc="the guest writes DEBUGCTL: VM-exit; the LBR MSR handler creates the event if absent and, if it owns "
                 "the LBR, writes the VMCS field (patches 12, 14)",
             patch=patch(14),
@@ -1268,14 +1237,14 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         spec.sync(
             "guest_debugctl", {"v": V, "p": P, "lbr": BOOL},
             lambda v, p, lbr: [k_debugctl(v, p, lbr), e_create(v, p), h_task_preempt(v, p), l_create(v, p),
-                               c_create(v, p), g_exit(v, p)],
+                               c_create(v, p), g_dbg(v, p), m_pass_if(v)],
             doc="the guest writes DEBUGCTL.LBR: VM-exit; KVM creates the event if absent and writes the VMCS field, "
                 "whoever owns the LBR (patches 12, 14; F11's fix)",
             patch=patch(14),
         )
     spec.sync(
         "kvm_lbr_check", {"v": V, "p": P},
-        lambda v, p: [k_check(v, p), g_refused(v, p)],
+        lambda v, p: [k_check(v, p)],
         doc=spec.text("irq_off_access",
                       "local_irq_disable(); if lbr_event->oncpu == -1 (the LBR was reclaimed) refuse the access: #GP "
                       "(patch 12)",
@@ -1296,7 +1265,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     )
     spec.sync(
         "guest_info_exit", {"v": V, "p": P},
-        lambda v, p: [k_info(v, p), g_info(v, p)],
+        lambda v, p: [k_info(v, p)],
         doc="the guest touches an intercepted LBR_INFO MSR, which is_lbr_msr does not recognise: #GP (F6)",
         patch=patch(12),
     )
@@ -1370,17 +1339,17 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
             "stack with the thread (patch 11).",
         patch=patch(10),
     )
-    spec.invariant(
-        "guest_sees_only_its_own",
-        forall(V, lambda v: ~guest_saw_foreign[v]),
+    spec.step_invariant(
+        "guest_sees_only_its_own", g_observe,
+        lambda v, p: ~(is_msr(v) & (foreign(v, rec[p]) | foreign(v, sel[p]))),
         doc="No guest reads LBR records or an LBR_SELECT written by the host or another vCPU.\n"
             "The guest reads the LBR only through KVM's checked access or a pass-through its event owns, and what "
             "its event finds there was reset or restored for it (patches 11, 12, 13).",
         patch=patch(12),
     )
-    spec.invariant(
-        "host_sees_no_guest_branches",
-        forall(H, lambda h: ~host_saw_guest[h]),
+    spec.step_invariant(
+        "host_sees_no_guest_branches", h_sample,
+        lambda h: ~exists(P, lambda p: host_on(h, p) & (rec[p].is_("vcpu") | sel[p].is_("vcpu"))),
         doc="No host LBR user samples guest branch records or a guest LBR_SELECT.\n"
             "The guest records only into an LBR its event owns, and loses it before a host event takes it "
             "(patches 7, 12).",
@@ -1437,60 +1406,82 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
             "No event, no pass-through, no DEBUGCTL.LBR and no handler unless userspace opted in.",
         patch=patch(3),
     )
-    spec.invariant(
-        "host_no_warn", ~host_warn(),
-        doc="Nothing a guest does makes the host WARN.\n"
-            "The handler's WARN_ON(!lbr_event) never fires: nothing releases the event while a handler uses it.",
-        patch=patch(12),
-    )
-    spec.invariant(
-        "host_no_oops", ~host_oops(),
+    if warn_step:
+        spec.step_invariant(
+            "host_no_warn", k_warn, lambda v, p: ~absent(v),
+            doc="Nothing a guest does makes the host WARN.\n"
+                "The handler's WARN_ON(!lbr_event) never fires: nothing releases the event while a handler uses it.",
+            patch=patch(12),
+        )
+    else:
+        spec.step_invariant(
+            "host_no_warn", k_exit, lambda v, p: TRUE,
+            doc="Nothing a guest does makes the host WARN.\n"
+                "Here the WARN_ON(!lbr_event) is part of the exit step that creates the event (A10), so it cannot fire; "
+                "variant v8-unfused keeps it a step of its own and checks it.",
+            patch=patch(12),
+        )
+    spec.step_invariant(
+        "host_no_oops", k_check, lambda v, p: ~absent(v),
         doc="Nothing a guest does makes the host dereference a freed or NULL event.\n"
             "The handler's check of lbr_event->oncpu always finds an event.",
         patch=patch(12),
     )
-    spec.invariant(
-        "host_no_sleep_in_atomic", ~host_sleep(),
+    spec.step_invariant(
+        "host_no_sleep_in_atomic", k_sched_in, lambda v, p: ~releases_at_sched_in(v, p),
         doc="Nothing a guest does makes the host sleep in atomic context.\n"
-            "The event is released (perf_event_release_kernel takes mutexes) only where the vCPU thread may sleep.",
+            "The event is released (perf_event_release_kernel takes mutexes) only where the vCPU thread may sleep, "
+            "never from the preempt notifier at sched-in.",
         patch=patch(12),
     )
-    spec.invariant(
-        "no_gp_while_owning",
-        forall(V, lambda v: ~gp_owning[v]),
+    spec.step_invariant(
+        "no_gp_while_owning", k_info, lambda v, p: ~owns(v, p),
         doc="A guest whose event owns the LBR gets no #GP from a valid LBR MSR.\n"
-            "Every LBR MSR the guest may access (FROM, TO, INFO, TOS, LBR_SELECT) is handled.",
+            "Every LBR MSR the guest may access (FROM, TO, INFO, TOS, LBR_SELECT) is handled; a refused access is one "
+            "whose event does not own the LBR.",
         patch=patch(12),
     )
-    spec.invariant(
-        "debugctl_accepted_with_optin",
-        forall(V, lambda v: dbg_gp[v] != DbgGp.OPTED_IN),
+    spec.step_invariant(
+        "debugctl_accepted_with_optin", k_check, lambda v, p: is_msr(v) | absent(v) | proceeds(v, p),
         doc="A guest that opted in gets no #GP from DEBUGCTL.\n"
             "DEBUGCTL lives in the VMCS; writing it needs no LBR (patches 12, 14).",
         patch=patch(14),
     )
-    spec.invariant(
-        "debugctl_no_new_gp_without_optin",
-        forall(V, lambda v: dbg_gp[v] != DbgGp.NO_OPTIN),
+    spec.step_invariant(
+        "debugctl_no_new_gp_without_optin", g_dbg,
+        lambda v, p: cap() | (TRUE if sw["debugctl_common_without_optin"] else FALSE),
         doc="A guest that never opted in gets no new #GP from DEBUGCTL.\n"
             "Before patch 14, common code read 0 and accepted the LBR and BTF bits; a guest without the capability "
             "keeps that.",
         patch=patch(14),
     )
-    spec.invariant(
-        "no_free_with_debugctl_lbr",
-        forall(V, lambda v: bad_free[v] != BadFree.DEBUGCTL_SET),
-        doc="An event is never released while its guest has DEBUGCTL.LBR set.\n"
-            "The release decision reads the vCPU's own DEBUGCTL (patch 12).",
-        patch=patch(12),
-    )
-    spec.invariant(
-        "free_only_after_untouched_slice",
-        forall(V, lambda v: bad_free[v] != BadFree.TOUCHED),
-        doc="An event is released only after a time slice in which the guest touched no LBR MSR.\n"
-            "Every intercepted LBR access marks the slice as used (patch 12).",
-        patch=patch(12),
-    )
+    if lazy:
+        spec.step_invariant(
+            "no_free_with_debugctl_lbr", k_vmenter, lambda v, p: ~(releases_at_entry(v) & dbg[v]),
+            doc="An event is never released while its guest has DEBUGCTL.LBR set.\n"
+                "The release decision reads the vCPU's own DEBUGCTL (patch 12).",
+            patch=patch(12),
+        )
+        spec.step_invariant(
+            "free_only_after_untouched_slice", k_vmenter,
+            lambda v, p: ~(releases_at_entry(v) & (req[v] == Req.AFTER_TOUCH)) if not counts_refusals else TRUE,
+            doc="An event is released only after a time slice in which the guest touched no LBR MSR.\n"
+                "Every intercepted LBR access marks the slice as used (patch 12).",
+            patch=patch(12),
+        )
+    else:
+        spec.step_invariant(
+            "no_free_with_debugctl_lbr", k_sched_in, lambda v, p: ~(releases_at_sched_in(v, p) & dbg[v]),
+            doc="An event is never released while its guest has DEBUGCTL.LBR set.\n"
+                "The release decision reads the vCPU's own DEBUGCTL (patch 12).",
+            patch=patch(12),
+        )
+        spec.step_invariant(
+            "free_only_after_untouched_slice", k_sched_in, lambda v, p: ~(releases_at_sched_in(v, p) & touched[v]),
+            doc="An event is released only after a time slice in which the guest touched no LBR MSR.\n"
+                "Every intercepted LBR access marks the slice as used (patch 12).",
+            patch=patch(12),
+        )
 
     # -- reachability goals ---------------------------------------------------------------------
     spec.goal(

@@ -153,3 +153,43 @@ def successors(inst: Instance, state: State) -> Iterator[tuple[Action, tuple[int
 
 def violated_invariants(inst: Instance, state: State) -> list[str]:
     return [i.name for i in inst.model.invariants if not holds(i.body, inst, state)]
+
+
+def offending_step(inst: Instance, inv, state: State) -> tuple[Action, tuple[int, ...]] | None:
+    """For a step invariant (``inv.on`` set): the first enabled step of ``state`` that breaks
+    it, in declaration and binding order, or ``None``."""
+    from ..lang.expr import expand, substitute
+
+    if inv.on is None:
+        return None
+    for a in inst.model.actions:
+        for part in a.parts:
+            if part.transition is not inv.on:
+                continue
+            body = expand(substitute(inv.step_body, dict(zip(inv.on.params, part.args))))
+            for b in inst.bindings(a.params):
+                env = dict(zip(a.params, b))
+                if evaluate(a.guard_x, inst, state, env) and not evaluate(body, inst, state, env):
+                    return a, b
+    return None
+
+
+def with_offending_step(inst: Instance, trace, inv):
+    """``trace`` (ending in a state that violates step invariant ``inv``) with the step that
+    breaks it appended; the trace's ``meta["violated_by_last_step"]`` names the property."""
+    from ..trace import Trace, Step
+
+    if inv.on is None or trace.loop is not None:
+        return trace
+    last = inst.encode(trace.states[-1])
+    found = offending_step(inst, inv, last)
+    if found is None:
+        return trace
+    a, b = found
+    post = step(inst, a, b, last)
+    if post is None:
+        return trace
+    meta = dict(trace.meta)
+    meta["violated_by_last_step"] = inv.name
+    return Trace(trace.model, trace.variant, trace.sizes, trace.states + [inst.decode(post)],
+                 trace.steps + [Step(a.name, inst.decode_params(a, b))], violation=trace.violation, loop=None, meta=meta)

@@ -43,6 +43,10 @@ class Violation:
     names: list[str]  # invariants violated in that state (declaration order), or ["deadlock"]
     state_id: int
     trace: Trace
+    prop: str = ""  # the property this is the shortest counterexample of (default: names[0])
+
+    def __post_init__(self) -> None:
+        self.prop = self.prop or self.names[0]
 
 
 @dataclass
@@ -68,6 +72,10 @@ class ExploreResult:
     bytes_per_state: float | None = None  # the visited set's bytes per stored state, if measured
     symmetry_group: int = 1  # number of renamings when symmetry reduction is on
     symmetry_notes: list[str] = field(default_factory=list)  # sorts reduced less, and why
+    #: with ``prune_violations``: the shortest counterexample of every property violated (invariants
+    #: in declaration order, then a deadlock), each through states that violate nothing
+    violations: list[Violation] = field(default_factory=list)
+    pruned: int = 0  # states not expanded because they violate a property
 
     @property
     def _states(self) -> list[State]:
@@ -86,6 +94,13 @@ class ExploreResult:
     @property
     def violated(self) -> str | None:
         return self.violation.names[0] if self.violation else None
+
+    def violation_of(self, prop: str) -> Violation | None:
+        """The shortest counterexample found for ``prop`` (an invariant name or ``deadlock``)."""
+        for v in self.violations or ([self.violation] if self.violation else []):
+            if v.prop == prop or (not self.violations and prop in v.names):
+                return v
+        return None
 
     def state(self, sid: int) -> State:
         """State number ``sid`` (numbered in discovery order)."""
@@ -227,8 +242,19 @@ def explore(
     progress: ProgressFn | None = None,
     progress_every: float = 1.0,
     compiled: Compiled | None = None,
+    prune_violations: bool = False,
+    record_all: bool = False,
 ) -> ExploreResult:
-    """Explore ``inst`` breadth-first; see the module docstring."""
+    """Explore ``inst`` breadth-first; see the module docstring.
+
+    ``record_all`` (with ``stop_at_violation=False``): go on after a violation and record the
+    first (so shortest) violation of every property in :attr:`ExploreResult.violations`.
+    ``prune_violations`` also leaves unexpanded every state that breaks a state invariant, so each
+    counterexample runs through states that satisfy every state invariant (a property broken only
+    after another one is missed, and the report says so); a step that breaks a step invariant is
+    reported and the run goes on past it.
+    """
+    record_all = record_all or prune_violations
     t0 = time.perf_counter()
     comp = compiled or compile_instance(inst)
     model: Model = inst.model
@@ -247,6 +273,8 @@ def explore(
     step_hit: dict[int, int] = {}
 
     violation: tuple[str, list[str], int] | None = None
+    first_bad: dict[int, int] = {}  # invariant index -> first violating state
+    pruned: set[int] = set()
     deadlocks = 0
     first_deadlock: int | None = None
     transitions = 0
@@ -265,9 +293,15 @@ def explore(
         nonlocal violation, state_goals
         if violation is None or not stop_at_violation:
             k = first_violation(s)
-            if k >= 0 and violation is None:
-                names = [model.invariants[j].name for j, f in enumerate(inv_fns) if not f(s)]
-                violation = ("invariant", names, sid)
+            if k >= 0:
+                bad = [j for j, f in enumerate(inv_fns) if not f(s)]
+                if violation is None:
+                    violation = ("invariant", [model.invariants[j].name for j in bad], sid)
+                if prune_violations and any(model.invariants[j].on is None for j in bad):
+                    pruned.add(sid)  # a step invariant's violation is reported, and the run goes on past it
+                if record_all:
+                    for j in bad:
+                        first_bad.setdefault(j, sid)
         if state_goals:
             keep = []
             for gi, b, f in state_goals:
@@ -300,6 +334,8 @@ def explore(
             sid = head
             s = states[sid]
             head += 1
+            if sid in pruned:
+                continue
             out = succ(s)
             if not out:
                 deadlocks += 1
@@ -344,7 +380,17 @@ def explore(
     viol = None
     if violation is not None:
         kind, names, vsid = violation
-        viol = Violation(kind, names, vsid, _trace(inst, comp, states, parent, vsid, names[0]))
+        viol = Violation(kind, names, vsid, step_trace(inst, _trace(inst, comp, states, parent, vsid, names[0]), names[0]))
+    per: list[Violation] = []
+    if record_all:
+        for j in sorted(first_bad):
+            vsid = first_bad[j]
+            names = [model.invariants[i].name for i, f in enumerate(inv_fns) if not f(states[vsid])]
+            per.append(Violation("invariant", names, vsid, step_trace(inst, _trace(inst, comp, states, parent, vsid, model.invariants[j].name), model.invariants[j].name),
+                                 prop=model.invariants[j].name))
+        if check_deadlock and first_deadlock is not None:
+            per.append(Violation("deadlock", ["deadlock"], first_deadlock,
+                                 _trace(inst, comp, states, parent, first_deadlock, "deadlock")))
     return ExploreResult(
         instance=inst,
         verdict=verdict_of(viol, complete, goals),
@@ -359,5 +405,17 @@ def explore(
         stop_reason=stop_reason if not complete else None,
         edges=edges,
         compiled=comp,
+        violations=per,
+        pruned=len(pruned),
         store=ListStore(inst, comp, states, parent),
     )
+
+
+def step_trace(inst: Instance, trace: Trace, prop: str) -> Trace:
+    """A counterexample of a step invariant ends with the step that breaks it."""
+    from .evaluate import with_offending_step
+
+    if prop == "deadlock":
+        return trace
+    inv = inst.model.invariant(prop)
+    return with_offending_step(inst, trace, inv) if inv.on is not None else trace

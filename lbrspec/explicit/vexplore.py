@@ -32,7 +32,7 @@ import numpy as np
 
 from ..trace import Trace, trace_from_states
 from .compile import compile_instance
-from .explore import ExploreResult, GoalStatus, StateStore, Violation, goal_statuses, verdict_of
+from .explore import ExploreResult, GoalStatus, StateStore, Violation, step_trace, goal_statuses, verdict_of
 from .hashset import StateSet
 from .instance import Instance, State
 from .symmetry import Symmetry
@@ -54,12 +54,14 @@ def rss_bytes() -> int:
 class PackedStore(StateStore):
     """States of a vector exploration: packed, numbered by layer, traces recovered on demand."""
 
-    def __init__(self, inst: Instance, vc: VecCompiled, states: StateSet, layers: list[int], sym: Symmetry | None):
+    def __init__(self, inst: Instance, vc: VecCompiled, states: StateSet, layers: list[int], sym: Symmetry | None,
+                 pruned: np.ndarray | None = None):
         self.inst = inst
         self.vc = vc
         self.set = states
         self.layers = layers  # layer d holds states layers[d] .. layers[d+1]-1
         self.sym = sym
+        self.pruned = pruned  # per state: not expanded (it violates a property)
         self._compiled = None
 
     def state(self, sid: int) -> State:
@@ -75,6 +77,13 @@ class PackedStore(StateStore):
         for b in range(lo, hi, 1 << 15):
             e = min(hi, b + (1 << 15))
             W = self.set.words(b, e)
+            if self.pruned is not None:
+                keep = np.nonzero(~self.pruned[b:e])[0]
+                W = [x[keep] for x in W]
+            else:
+                keep = np.arange(e - b)
+            if not keep.size:
+                continue
             S = lay.unpack_array(W, np.int64)
             best: tuple[int, int] | None = None
             for va, _, idx, words in successors(self.vc, S, W):
@@ -84,7 +93,7 @@ class PackedStore(StateStore):
                 for w in range(lay.nwords):
                     hit &= words[w] == target[w]
                 if hit.any():
-                    cand = (b + int(idx[np.argmax(hit)]), va.index)
+                    cand = (b + int(keep[idx[np.argmax(hit)]]), va.index)
                     if best is None or cand < best:
                         best = cand
             if best is not None:
@@ -165,6 +174,8 @@ def explore_vector(
     max_seconds: float | None = None,
     max_memory: int | None = None,
     stop_at_violation: bool = True,
+    prune_violations: bool = False,
+    record_all: bool = False,
     check_deadlock: bool = True,
     progress: ProgressFn | None = None,
     progress_every: float = 1.0,
@@ -172,7 +183,11 @@ def explore_vector(
     compiled: VecCompiled | None = None,
 ) -> ExploreResult:
     """Explore ``inst`` breadth-first; see the module docstring.  ``max_memory`` is in bytes of
-    resident memory."""
+    resident memory.  ``prune_violations`` (with ``stop_at_violation=False``): go on after a
+    violation without expanding violating states, and record every property's first (shortest)
+    violation, as :func:`lbrspec.explicit.explore.explore` does; ``record_all`` records them
+    without pruning."""
+    record_all = record_all or prune_violations
     t0 = time.perf_counter()
     model = inst.model
     vc = compiled or compile_vector(inst)
@@ -186,6 +201,10 @@ def explore_vector(
     open_state_goals = list(vc.state_goals)
     open_step_goals = {k: list(v) for k, v in vc.step_goals.items()}
     violation: tuple[str, list[str], int] | None = None
+    first_bad: dict[int, int] = {}  # invariant index -> first violating state
+    first_dead: list[int] = []
+    pruned = np.zeros(1 << 16, dtype=bool)  # per state id, grown as needed
+    n_pruned = 0
     deadlocks = 0
     transitions = 0
     stop_reason: str | None = None
@@ -196,7 +215,7 @@ def explore_vector(
             return
         S = lay.unpack_array(words, np.int64)
         AR = np.arange(ids.size)
-        if violation is None:
+        if violation is None or record_all:
             bad_any = np.zeros(ids.size, dtype=bool)
             masks = []
             for f in vc.invariants:
@@ -205,8 +224,26 @@ def explore_vector(
                 bad_any |= bad
             if bad_any.any():
                 i = _first_true(bad_any)
-                names = [model.invariants[k].name for k, m in enumerate(masks) if m[i]]
-                violation = ("invariant", names, int(ids[i]))
+                if violation is None:
+                    names = [model.invariants[k].name for k, m in enumerate(masks) if m[i]]
+                    violation = ("invariant", names, int(ids[i]))
+                if record_all:
+                    for k, m in enumerate(masks):
+                        if k not in first_bad and m.any():
+                            first_bad[k] = int(ids[_first_true(m)])
+                if prune_violations:
+                    nonlocal pruned, n_pruned
+                    # a state that breaks a state invariant ends its path; one from which a step breaks a
+                    # step invariant does not (the step is reported, and the run goes on past it)
+                    bad_state = np.zeros(ids.size, dtype=bool)
+                    for k, m in enumerate(masks):
+                        if model.invariants[k].on is None:
+                            bad_state |= m
+                    top = int(ids.max()) + 1
+                    if top > pruned.size:
+                        pruned = np.concatenate([pruned, np.zeros(max(top, 2 * pruned.size) - pruned.size, dtype=bool)])
+                    pruned[ids[bad_state]] = True
+                    n_pruned += int(bad_state.sum())
         if open_state_goals:
             keep = []
             for gi, b, f in open_state_goals:
@@ -252,8 +289,17 @@ def explore_vector(
                     stop_reason = f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
                     break
                 e = min(hi, b + batch_size)
-                n = e - b
                 W = S_set.words(b, e)
+                cols = None  # the batch's state numbers, where violating states are left out
+                if n_pruned and pruned[b:e].any():
+                    cols = np.nonzero(~pruned[b:min(e, pruned.size)])[0]
+                    if e > pruned.size:
+                        cols = np.concatenate([cols, np.arange(pruned.size - b, e - b)])
+                    W = [x[cols] for x in W]
+                n = W[0].size
+                if not n:
+                    b = e
+                    continue
                 S = lay.unpack_array(W, np.int64)
                 enabled = np.zeros(n, dtype=bool)
                 parts_w: list[list[np.ndarray]] = [[] for _ in range(nw)]
@@ -271,7 +317,8 @@ def explore_vector(
                         for gi, f in goals_here:
                             gm = as_mask(f(S, idx), idx.size)
                             if gm.any():
-                                step_hit.setdefault(gi, b + int(idx[_first_true(gm)]))
+                                j = int(idx[_first_true(gm)])
+                                step_hit.setdefault(gi, b + (int(cols[j]) if cols is not None else j))
                             else:
                                 keep.append((gi, f))
                         if keep:
@@ -281,8 +328,12 @@ def explore_vector(
                 dead = ~enabled
                 if dead.any():
                     deadlocks += int(dead.sum())
+                    j = _first_true(dead)
+                    sid_dead = b + (int(cols[j]) if cols is not None else j)
+                    if not first_dead:
+                        first_dead.append(sid_dead)
                     if check_deadlock and violation is None:
-                        violation = ("deadlock", ["deadlock"], b + _first_true(dead))
+                        violation = ("deadlock", ["deadlock"], sid_dead)
                 if parts_p:
                     NW = [np.concatenate(parts_w[w]) for w in range(nw)]
                     PAR = np.concatenate(parts_p)
@@ -330,11 +381,21 @@ def explore_vector(
                 )
                 goal_hit.setdefault((gi, img), sid)
     goals: list[GoalStatus] = goal_statuses(inst, goal_hit, step_hit)
-    store = PackedStore(inst, vc, S_set, layers, sym)
+    store = PackedStore(inst, vc, S_set, layers, sym, pruned[:S_set.count].copy() if n_pruned else None)
     viol = None
     if violation is not None:
         kind, names, vsid = violation
-        viol = Violation(kind, names, vsid, store.trace_to(vsid, names[0]))
+        viol = Violation(kind, names, vsid, step_trace(inst, store.trace_to(vsid, names[0]), names[0]))
+    per: list[Violation] = []
+    if record_all:
+        for k in sorted(first_bad):
+            vsid = first_bad[k]
+            st = np.array(store.state(vsid), dtype=np.int64)[:, None]
+            names = [model.invariants[j].name for j, f in enumerate(vc.invariants) if not as_mask(f(st, np.arange(1)), 1)[0]]
+            per.append(Violation("invariant", names, vsid, step_trace(inst, store.trace_to(vsid, model.invariants[k].name), model.invariants[k].name),
+                                 prop=model.invariants[k].name))
+        if check_deadlock and first_dead:
+            per.append(Violation("deadlock", ["deadlock"], first_dead[0], store.trace_to(first_dead[0], "deadlock")))
     return ExploreResult(
         instance=inst,
         verdict=verdict_of(viol, complete, goals),
@@ -353,4 +414,6 @@ def explore_vector(
         bytes_per_state=S_set.nbytes() / max(1, S_set.count),
         symmetry_group=len(sym) if sym is not None else 1,
         symmetry_notes=sym.notes() if sym is not None else [],
+        violations=per,
+        pruned=n_pruned,
     )

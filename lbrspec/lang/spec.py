@@ -52,13 +52,23 @@ from .machine import Call, Machine, ParamSpec, Transition, call_body, make_param
 
 @dataclass
 class Invariant:
-    """A safety property: a closed boolean expression that must hold in every reachable state."""
+    """A safety property: a closed boolean expression that must hold in every reachable state.
+
+    A *step invariant* (``on`` set, made by :meth:`Spec.step_invariant`) says something about
+    every step that includes machine transition ``on``: ``step_body``, over the pre-state and
+    the transition's parameters, holds whenever such a step is taken.  :meth:`Spec.build` turns
+    it into the state invariant ``body``: in every reachable state, every such step that is
+    enabled satisfies ``step_body``.  Every engine checks ``body`` like any invariant; the
+    tools add the offending step to a counterexample.
+    """
 
     name: str
     body: Expr
     doc: str
     patch: str
     kind: str = "safety"
+    on: "Transition | None" = None
+    step_body: Expr | None = None
 
     @property
     def summary(self) -> str:
@@ -355,6 +365,21 @@ class Spec:
         self.invariants.append(inv)
         return inv
 
+    def step_invariant(self, name: str, on: Transition, body: object, doc: str, patch: str = "") -> Invariant:
+        """A property of every step that includes machine transition ``on`` (see
+        :class:`Invariant`): ``body`` is a function of ``on``'s parameters returning a boolean
+        expression over the pre-state (``lambda v, p: ~absent(v)``: "the check never finds the
+        event gone").  Events a state cannot show, such as a warning or a #GP, are checked this
+        way without a ghost variable that would remember them forever."""
+        where = f"step invariant '{name}'"
+        try:
+            b = coerce(call_body(body, on.params), BOOL)
+        except LangTypeError as e:
+            raise ModelError(str(e), where=where, variable=e.variable) from None
+        inv = Invariant(name, b, doc, patch, kind="safety", on=on, step_body=b)
+        self.invariants.append(inv)
+        return inv
+
     def goal(
         self,
         name: str,
@@ -411,6 +436,8 @@ class Spec:
             if names.count(n) > 1:
                 raise ModelError("two actions have this name (a sync and a standalone transition?)", where=f"action '{n}'")
         for inv in self.invariants:
+            if inv.on is not None:
+                inv.body = self._step_invariant_body(inv, actions)
             self._check_closed(inv.body, (), f"invariant '{inv.name}'")
         for g in self.goals:
             self._check_closed(g.body, g.params if g.on is None else g.on.params, f"goal '{g.name}'")
@@ -524,6 +551,26 @@ class Spec:
         from .expr import conj
 
         return Action(s.name, s.params, conj(guards), tuple(updates), tuple(parts), s.doc, s.patch)
+
+    def _step_invariant_body(self, inv: Invariant, actions: list[Action]) -> Expr:
+        """``forall params. guard => step_body[args]`` for every action containing ``inv.on``."""
+        from .expr import Quant, conj, implies
+
+        assert inv.on is not None and inv.step_body is not None
+        where = f"step invariant '{inv.name}'"
+        self._check_closed(inv.step_body, inv.on.params, where)
+        parts: list[Expr] = []
+        for a in actions:
+            for part in a.parts:
+                if part.transition is not inv.on:
+                    continue
+                body = implies(a.guard, substitute(inv.step_body, dict(zip(inv.on.params, part.args))))
+                for p in reversed(a.params):
+                    body = Quant(True, p, body)
+                parts.append(body)
+        if not parts:
+            raise ModelError(f"is about transition '{inv.on.qualname}', which no action uses", where=where)
+        return conj(parts)
 
     def _check_closed(self, body: Expr, params: tuple[Local, ...], where: str) -> None:
         extra = free_locals(body) - set(params)
