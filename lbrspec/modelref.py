@@ -41,8 +41,8 @@ Optional, with their defaults:
     liveness properties: (file stem, title, explanation, property, sizes or ``None`` for the
     default instance, binding such as ``{"v": "v0"}``).  Default: none.
 ``DOC_TEXT: Mapping[str, str]``
-    Model-specific sentences of the generated docs; the keys and their generic defaults are
-    :data:`DOC_TEXT_DEFAULTS`.
+    Model-specific sentences of the generated docs (and the name ``lbrspec list`` gives a variant
+    of kind ``"alternative"``); the keys and their generic defaults are :data:`DOC_TEXT_DEFAULTS`.
 
 A reference (``--model REF``) is resolved by :func:`load_model`, in this order: the name of a
 shipped model (``lbrspec_models.SHIPPED``); a path to a ``.py`` file, imported under a private
@@ -79,7 +79,7 @@ DEFAULT_MODEL = "guest_lbr"
 #: The sentences of the generated docs a model module may replace (``DOC_TEXT``), with the
 #: generic text used otherwise.
 DOC_TEXT_DEFAULTS: dict[str, str] = {
-    "cites": "the source it cites",
+    "cites": "the source",
     "variants": "The default design and its variants; each breaks the property named.",
     "docstring": "The model's docstring:",
     "citations_heading": "Sources it cites",
@@ -88,6 +88,7 @@ DOC_TEXT_DEFAULTS: dict[str, str] = {
     "fairness_intro": "With weaker fairness assumptions than the catalogue's, the model fails these checks:",
     "fairness_column": "lasso",
     "liveness_rows": "One line per property and value of its parameters",
+    "alternative": "design alternative",
 }
 
 #: Lemma groups: (group name, lemmas).

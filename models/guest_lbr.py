@@ -948,6 +948,7 @@ DOC_TEXT = {
                       "assumptions v8 fails the first pass-through property, with these lassos:",
     "fairness_column": "lasso on v8 (v0)",
     "liveness_rows": "One line per property and vCPU",
+    "alternative": "design alternative fixed by the v8 changelog",
 }
 
 
