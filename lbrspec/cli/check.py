@@ -63,11 +63,12 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
     model = r.instance.model
     v = model.variant
     echo = click.echo
-    echo(f"lbrspec check: model {model.name}, variant {v.name} ({v.description.rstrip('.')}), {r.instance.describe()}")
+    echo(f"lbrspec check: model {model.name}, variant {v.name} ({v.description.rstrip('.')}), "
+         f"{r.instance.describe() or 'no index sorts'}")
     rate = f" ({r.states / r.seconds:,.0f} states/s)" if r.seconds > 0 else ""
     kind = "canonical states" if r.symmetry else "distinct states"
     echo(f"  {r.states:,} {kind}, {r.transitions:,} transitions, depth {r.depth}, {r.seconds:.2f} s{rate}")
-    if r.symmetry:
+    if r.symmetry and model.sorts:
         echo(f"  symmetry reduction: one state per renaming of {', '.join(s.name + 's' for s in model.sorts)} "
              f"({r.symmetry_group} renamings); --no-symmetry counts every state")
     if not r.complete:
