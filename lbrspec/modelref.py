@@ -47,7 +47,10 @@ Optional, with their defaults:
 A reference (``--model REF``) is resolved by :func:`load_model`, in this order: the name of a
 shipped model (``lbrspec_models.SHIPPED``); a path to a ``.py`` file, imported under a private
 module name; a dotted module name that is importable.  A model file or module is Python and
-runs like any import; trace files (ITF JSON) are data and are never executed.  Anything wrong
+runs like any import; trace files (ITF JSON) are data and are never executed.  A file is
+imported under a private module name (the path of a shipped model's file gives the shipped
+module itself), so a lemma provider that imports the model by module name would see other
+sorts: a model with such lemmas is best selected as a module.  Anything wrong
 with a reference (no such file or module, an import that raises, a module that does not follow
 the protocol, a build that fails, an unknown variant) is an :class:`~lbrspec.errors.InputError`
 whose text is one line.
@@ -284,6 +287,9 @@ def load_model(ref: str | None = None) -> ModelModule:
     if ref in shipped_models():
         return check_protocol(_import(f"lbrspec_models.{ref}", ref), ref, ref, "shipped")
     if ref.endswith(".py") or "/" in ref or "\\" in ref or Path(ref).is_file():
+        shipped = _shipped_file(ref)
+        if shipped is not None:  # the shipped module itself, so that its lemmas see the same sorts
+            return check_protocol(_import(f"lbrspec_models.{shipped}", ref), ref, shipped, "shipped")
         return check_protocol(_import_file(ref), ref, ref, "file")
     if _DOTTED.match(ref):
         module = _import(ref, ref)
@@ -306,6 +312,18 @@ def _import(modname: str, ref: str) -> ModuleType:
         raise InputError(f"--model {ref}: importing it raised {_one_line(e)}") from None
     except SystemExit as e:
         raise InputError(f"--model {ref}: importing it raised SystemExit({e.code!r})") from None
+
+
+def _shipped_file(ref: str) -> str | None:
+    """The shipped model whose source file ``ref`` is, if any."""
+    path = Path(ref)
+    if not path.is_file():
+        return None
+    for name in shipped_models():
+        spec = importlib.util.find_spec(f"lbrspec_models.{name}")
+        if spec is not None and spec.origin and Path(spec.origin).resolve() == path.resolve():
+            return name
+    return None
 
 
 def _import_file(ref: str) -> ModuleType:

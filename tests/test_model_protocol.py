@@ -208,6 +208,14 @@ def test_the_shipped_model_by_name_or_module_is_the_default(capsys):
     assert load_model("lbrspec_models.guest_lbr").kind == "shipped" and DEFAULT_MODEL == "guest_lbr"
 
 
+def test_the_shipped_model_s_file_is_the_shipped_model(capsys):
+    path = str(Path(__file__).resolve().parent.parent / "models" / "guest_lbr.py")
+    source = load_model(path)
+    assert source.kind == "shipped" and source.name == "guest_lbr" and source.source == "models/guest_lbr.py"
+    # its lemmas import the shipped module's sorts, so a second copy of the model would not do
+    assert len([lem for _, g in source.lemma_groups(source.build()) for lem in g]) > 0
+
+
 def test_a_dotted_module_name_is_imported(capsys, models, monkeypatch):
     monkeypatch.syspath_prepend(str(models))
     code, out, _ = run(capsys, "check", "--model", "mutex", "--quiet")
@@ -234,7 +242,7 @@ def test_list_json_lists_the_models_and_keeps_its_keys(capsys, mutex):
 def test_list_text_starts_with_the_models(capsys, models):
     code, out, _ = run(capsys, "list", "--model", str(models / "switch.py"))
     assert code == 0 and out.startswith("models (")
-    assert re.search(r"^  guest_lbr +The v8 .*\[sorts vCPU, pCPU, host_user; 13 variants\]$", out, re.M)
+    assert re.search(r"^  guest_lbr +The v8 .*\[sorts vCPU, pCPU, host_user; 13 variants\]$", out, re.MULTILINE)
     assert "liveness (lbrspec check --liveness):\n  (none)" in out
 
 
@@ -253,7 +261,7 @@ def test_size_and_the_shorthands_agree_on_guest_lbr(capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--vcpus", "2"], "--vcpus: model mutex has no sort vCPU; its sorts: proc"),
+    (["--vcpus", "2"], "--vcpus: model mutex has no sort 'vCPU'; its sorts: proc"),
     (["--size", "Proc=2"], "model mutex has no sort 'Proc'; its sorts: proc"),
     (["--size", "proc"], "--size proc: expected SORT=N"),
     (["--size", "proc=x"], "expected SORT=N"),

@@ -80,13 +80,11 @@ class SizeFlags:
         out: dict[str, int] = {}
         for opt, sort, n in self.given:
             if sort not in sorts:
-                flag = opt.split(" ", 1)[0]
-                what = f"{flag}: model {model.name} has no sort {sort}" if flag != "--size" else \
-                    f"{opt}: model {model.name} has no sort {sort!r}"
-                raise InputError(f"{what}; its sorts: {', '.join(sorts) or 'none'} (sizes are given as --size SORT=N)")
+                flag = opt if opt.startswith("--size") else opt.split(" ", 1)[0]
+                raise InputError(f"{flag}: model {model.name} has no sort {sort!r}; its sorts: "
+                                 f"{', '.join(sorts) or 'none'} (sizes are given as --size SORT=N)")
             out[sort] = n
         return out
-
 
     def over(self, model: Model, recorded: Mapping[str, int], where: str) -> dict[str, int]:
         """The sizes a trace file records (or implies) with the flags' added; a flag that

@@ -44,7 +44,7 @@ def infer_sizes(trace: Trace, model: Model) -> dict[str, int]:
 
 
 def load_instance(source: ModelModule, trace: Trace, path: str, variant: str | None,
-                  sizes: SizeFlags = SizeFlags()) -> tuple[Instance, str]:
+                  sizes: SizeFlags | None = None) -> tuple[Instance, str]:
     """The instance the trace is of, in the model selected (a trace of another model is
     refused); the second value says where the variant came from.  Sizes come from the file
     (its ``#meta.sizes``, else its slot names) and the flags; a flag that contradicts the file
@@ -65,7 +65,7 @@ def load_instance(source: ModelModule, trace: Trace, path: str, variant: str | N
         origin, name = "default", source.default_variant
     model = selected if name == selected.variant.name else source.build(name)
     recorded = dict(trace.sizes) if trace.sizes else infer_sizes(trace, model)
-    wanted = sizes.over(model, recorded, path)
+    wanted = (sizes or SizeFlags()).over(model, recorded, path)
     try:
         inst = instance_of(source, model, wanted)
     except InputError as e:
@@ -85,7 +85,7 @@ def read_trace(path: str) -> Trace:
 
 
 def replay_file(source: ModelModule, path: str, variant: str | None,
-                sizes: SizeFlags = SizeFlags()) -> tuple[Instance, Trace, ReplayResult, str]:
+                sizes: SizeFlags | None = None) -> tuple[Instance, Trace, ReplayResult, str]:
     """Read, check and replay ``path``; anything that is not a trace of this model is an InputError."""
     trace = read_trace(path)
     inst, origin = load_instance(source, trace, path, variant, sizes)

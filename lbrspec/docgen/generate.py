@@ -212,7 +212,7 @@ def _dot(text: str) -> str:
     return f"{MARKER_DOT}\n{text}"
 
 
-_CITATION = re.compile(r"^(?P<label>.*?)(?: '(?P<title>.*)')?$", re.S)
+_CITATION = re.compile(r"^(?P<label>.*?)(?: '(?P<title>.*)')?$", re.DOTALL)
 
 
 def _citation(text: str) -> tuple[str, str] | None:
