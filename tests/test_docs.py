@@ -115,7 +115,7 @@ def test_generated_files_no_longer_produced_are_removed(tmp_path):
 
 def test_docs_check_exits_1_and_names_stale_files(generated, tmp_path, monkeypatch, capsys):
     facts, _ = generated
-    monkeypatch.setattr("lbrspec.cli.docs.compute", lambda say=None: facts)
+    monkeypatch.setattr("lbrspec.cli.docs.compute", lambda say=None, source=None: facts)
     d = tmp_path / "docs"
     d.mkdir()
     (d / "architecture.md").write_text("# hand-written\n")
