@@ -22,14 +22,47 @@ def exit_code(verdict: str) -> int:
 
 
 def invariant_status(r: ExploreResult, name: str) -> str:
-    """``violated`` (in the counterexample's last state), ``holds`` (a complete run) or
-    ``undetermined`` (the run stopped before the end)."""
-    if r.violation is not None and r.violation.kind == "invariant" and name in r.violation.names:
+    """``violated`` (a counterexample was found), ``holds`` (a complete run that expanded every
+    state), ``not violated`` (a complete run, but states that broke a state invariant were not
+    expanded, so a violation that needs one first would go unseen) or ``undetermined`` (the run
+    stopped before the end)."""
+    if r.violation_of(name) is not None or (r.violation is not None and name in r.violation.names):
         return "violated"
-    return "holds" if r.complete else "undetermined"
+    if not r.complete:
+        return "undetermined"
+    return "not violated" if r.pruned else "holds"
 
 
-def result_json(r: ExploreResult, trace_out: str | None) -> dict[str, Any]:
+def counterexamples(r: ExploreResult):
+    """Every property's own shortest counterexample: all of them when the run went on after the
+    first violation, else the first one."""
+    if r.violations:
+        return list(r.violations)
+    return [r.violation] if r.violation is not None else []
+
+
+def trace_files(path: str, r: ExploreResult) -> dict[str, str]:
+    """Where ``--trace-out PATH`` writes each counterexample: the shortest one to PATH itself and,
+    when several properties are violated, each property's to PATH with its name inserted before
+    the extension (``cex.itf.json`` -> ``cex.single_owner.itf.json``)."""
+    from pathlib import Path
+
+    cexs = counterexamples(r)
+    out: dict[str, str] = {}
+    if not cexs:
+        return out
+    first = r.violation.prop if r.violation is not None else cexs[0].prop
+    out[first] = path
+    if len(cexs) > 1:
+        p = Path(path)
+        stem, dot, rest = p.name.partition(".")
+        for c in cexs:
+            name = f"{stem}.{c.prop}{dot}{rest}" if dot else f"{stem}.{c.prop}"
+            out.setdefault(c.prop, str(p.with_name(name)))
+    return out
+
+
+def result_json(r: ExploreResult, trace_out: str | None, files: dict[str, str] | None = None) -> dict[str, Any]:
     model = r.instance.model
     viol = r.violation
     inv_status = [{"name": inv.name, "status": invariant_status(r, inv.name)} for inv in model.invariants]
@@ -50,9 +83,17 @@ def result_json(r: ExploreResult, trace_out: str | None) -> dict[str, Any]:
         "symmetry_notes": r.symmetry_notes,
         "bytes_per_state": round(r.bytes_per_state, 2) if r.bytes_per_state is not None else None,
         "violated": r.violated,
-        "violations": viol.names if viol else [],
+        "violations": [c.prop for c in counterexamples(r)],
         "trace_length": len(viol.trace) if viol else None,
         "trace_out": trace_out if viol and trace_out else None,
+        "counterexamples": [
+            {"property": c.prop, "kind": c.kind, "trace_length": len(c.trace),
+             "violated_by_last_step": c.trace.meta.get("violated_by_last_step") == c.prop,
+             "also_violated": [n for n in c.names if n != c.prop],
+             "trace_out": (files or {}).get(c.prop)}
+            for c in counterexamples(r)
+        ],
+        "pruned_states": r.pruned,
         "deadlocks": r.deadlocks,
         "invariants": inv_status,
         "goals": [{"name": g.name, "reached": g.reached, "missing": g.missing} for g in r.goals],
@@ -60,7 +101,7 @@ def result_json(r: ExploreResult, trace_out: str | None) -> dict[str, Any]:
     }
 
 
-def print_result(r: ExploreResult, trace_out: str | None) -> None:
+def print_result(r: ExploreResult, files: dict[str, str] | None) -> None:
     model = r.instance.model
     v = model.variant
     echo = click.echo
@@ -74,16 +115,23 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
              f"({r.symmetry_group} renamings); --no-symmetry counts every state")
         for note in r.symmetry_notes:
             echo(f"  symmetry reduced for {note}")
+    if r.pruned:
+        echo(f"  {r.pruned:,} states that break a state invariant were reported and not explored further")
     if not r.complete:
         echo(f"  exploration stopped early: {r.stop_reason}")
     viol = r.violation
+    cexs = counterexamples(r)
+    lengths = {c.prop: len(c.trace) for c in cexs}
     echo("")
     echo("invariants:")
-    width = max(len(i.name) for i in model.invariants)
-    marks = {"violated": "VIOLATED", "holds": "holds",
+    width = max((len(i.name) for i in model.invariants), default=0)
+    marks = {"holds": "holds", "not violated": "not violated",
              "undetermined": "not determined" if viol is None else "not checked to the end"}
     for inv in model.invariants:
-        echo(f"  {inv.name.ljust(width)}  {marks[invariant_status(r, inv.name)]:<10} {inv.summary}")
+        st = invariant_status(r, inv.name)
+        mark = f"VIOLATED ({lengths[inv.name]} steps)" if st == "violated" and inv.name in lengths else \
+            "VIOLATED" if st == "violated" else marks[st]
+        echo(f"  {inv.name.ljust(width)}  {mark:<20} {inv.summary}")
     echo("goals:")
     width = max((len(g.name) for g in r.goals), default=0)
     for g in r.goals:
@@ -93,22 +141,14 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
     if r.deadlocks:
         echo(f"deadlocks: {r.deadlocks} state(s) with no enabled action")
     echo("")
-    if viol is not None:
-        if viol.kind == "deadlock":
-            echo(f"VIOLATED: deadlock, a state with no enabled action, reached in {len(viol.trace)} steps")
-        else:
-            inv = model.invariant(viol.names[0])
-            also = f" (also violated there: {', '.join(viol.names[1:])})" if len(viol.names) > 1 else ""
-            echo(f"VIOLATED: {inv.name}{also}")
-            for line in inv.doc.strip().splitlines():
-                echo(f"  {line}")
-            if inv.patch:
-                echo(f"  from {inv.patch}")
-        echo("")
-        echo(render(viol.trace, model, title=f"Shortest counterexample, {len(viol.trace)} steps:").rstrip("\n"))
-        if trace_out:
-            echo("")
-            echo(f"trace written to {trace_out} (ITF JSON)")
+    for c in cexs:
+        print_counterexample(c, model, (files or {}).get(c.prop))
+    if cexs:
+        names = ", ".join(f"{c.prop} ({len(c.trace)} steps)" for c in cexs)
+        echo(f"VIOLATED: {len(cexs)} propert{'y' if len(cexs) == 1 else 'ies'}: {names}")
+        if r.pruned and r.complete:
+            echo("  (the properties not listed are not violated in any state reached without breaking a state "
+                 "invariant first)")
     elif r.verdict == "holds":
         echo(f"HOLDS: all {len(model.invariants)} invariants hold in every reachable state; all {len(r.goals)} goals reached")
     elif r.verdict == "violated":
@@ -117,13 +157,38 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
         echo(f"UNDETERMINED: {r.stop_reason}; no verdict is claimed for what was not explored")
 
 
+def print_counterexample(c, model, written: str | None) -> None:
+    """One violated property: its name and meaning, then its shortest counterexample."""
+    echo = click.echo
+    if c.kind == "deadlock":
+        echo(f"VIOLATED: deadlock, a state with no enabled action, reached in {len(c.trace)} steps")
+    else:
+        inv = model.invariant(c.prop)
+        also = [n for n in c.names if n != c.prop]
+        echo(f"VIOLATED: {inv.name}" + (f" (also violated there: {', '.join(also)})" if also else ""))
+        for line in inv.doc.strip().splitlines():
+            echo(f"  {line}")
+        if inv.patch:
+            echo(f"  from {inv.patch}")
+    echo("")
+    echo(render(c.trace, model, title=f"Shortest counterexample of {c.prop}, {len(c.trace)} steps:").rstrip("\n"))
+    if written:
+        echo("")
+        echo(f"trace written to {written} (ITF JSON)")
+    echo("")
+
+
 @click.command("check")
 @model_option
 @variant_option
 @size_options
 @click.option("--max-states", type=int, default=None, metavar="K", help="Stop as undetermined after K distinct states.")
 @click.option("--max-seconds", type=float, default=None, metavar="S", help="Stop as undetermined after S seconds.")
-@click.option("--trace-out", type=str, default=None, metavar="FILE", help="Write the counterexample as ITF JSON to FILE.")
+@click.option("--trace-out", type=str, default=None, metavar="FILE",
+              help="Write the shortest counterexample as ITF JSON to FILE, and, when several properties are violated, "
+                   "each one's to FILE with the property's name inserted before the extension.")
+@click.option("--first-only", is_flag=True,
+              help="Stop at the first violation (faster) instead of reporting every violated property.")
 @click.option("--max-memory", type=int, default=None, metavar="MB",
               help="Stop as undetermined when the process's resident memory passes MB mebibytes.")
 @click.option("--symmetry/--no-symmetry", default=None,
@@ -149,6 +214,7 @@ def check_cmd(
     symmetry: bool | None,
     engine: str,
     allow_deadlock: bool,
+    first_only: bool,
     analysis: bool,
     liveness: bool,
     as_json: bool,
@@ -157,8 +223,14 @@ def check_cmd(
     """Explore every reachable state breadth-first and check every invariant and goal.
 
     Exit status: 0 every invariant holds and every goal is reached; 1 an invariant is
-    violated, a deadlock was found or a goal is unreached (the shortest counterexample is
-    printed); 2 bad usage or input; 3 undetermined (a budget ran out).
+    violated, a deadlock was found or a goal is unreached; 2 bad usage or input; 3
+    undetermined (a budget ran out).
+
+    After a violation the search goes on and every violated property is reported with its own
+    shortest counterexample; a state that breaks a state invariant is not explored further (so
+    each counterexample runs through states that satisfy every state invariant), while a step
+    that breaks a step invariant is reported and the search goes past it.  --first-only stops
+    at the first violation instead.
 
     --analysis and --liveness explore the instance again keeping every edge; a liveness
     property that fails prints its lasso (a prefix and a loop) and makes the exit status 1.
@@ -191,6 +263,8 @@ def check_cmd(
                     max_seconds=max_seconds,
                     max_memory=max_memory * 2**20 if max_memory else None,
                     check_deadlock=not allow_deadlock,
+                    stop_at_violation=first_only,
+                    prune_violations=not first_only,
                     progress=progress,
                     progress_every=0.5,
                 )
@@ -205,14 +279,21 @@ def check_cmd(
                 max_seconds=max_seconds,
                 max_memory=max_memory * 2**20 if max_memory else None,
                 check_deadlock=not allow_deadlock,
+                stop_at_violation=first_only,
+                prune_violations=not first_only,
                 progress=progress,
                 progress_every=0.5,
             )
     finally:
         progress.close()
     written = None
+    files: dict[str, str] = {}
     if r.violation is not None and trace_out:
-        write_itf(r.violation.trace, trace_out, description=f"lbrspec check: shortest counterexample for {r.violation.names[0]}")
+        files = trace_files(trace_out, r)
+        by_prop = {c.prop: c for c in counterexamples(r)}
+        for prop, path in files.items():
+            c = by_prop.get(prop, r.violation)
+            write_itf(c.trace, path, description=f"lbrspec check: shortest counterexample for {prop}")
         written = trace_out
     extra = graph_checks(source, inst, analysis, liveness, max_states, max_seconds) if (analysis or liveness) else None
     lasso_out = None
@@ -220,12 +301,12 @@ def check_cmd(
         write_itf(extra[0].first_lasso, trace_out, description="lbrspec check: lasso of a liveness property")
         written = lasso_out = trace_out
     if as_json:
-        data = result_json(r, written)
+        data = result_json(r, written, files)
         if extra is not None:
             data.update(report_json(extra[0]))
         emit_json(data)
     else:
-        print_result(r, None if lasso_out else written)
+        print_result(r, None if lasso_out else files)
         if extra is not None:
             print_graph_checks(*extra, model=inst.model, lasso_out=lasso_out)
         if trace_out and written is None:

@@ -26,11 +26,15 @@ class ReplayResult:
     steps_replayed: int
     diverged_at: int | None = None  # 1-based step number, 0 for the initial state
     reason: str | None = None
-    invariant_failures: list[tuple[int, str]] = field(default_factory=list)  # (state index, name)
+    #: (state index, name): a state invariant the state violates, or a step invariant the step
+    #: leading to it breaks
+    invariant_failures: list[tuple[int, str]] = field(default_factory=list)
     states: list[State] = field(default_factory=list)
 
     @property
     def final_violations(self) -> list[str]:
+        """What the trace ends in: the invariants its last state violates and the step invariants
+        its last step breaks."""
         last = len(self.states) - 1
         return [n for i, n in self.invariant_failures if i == last]
 
@@ -59,8 +63,10 @@ def replay(inst: Instance, trace: Trace) -> ReplayResult:
         except InputError as e:
             raise InputError(f"state {i}: {e}") from None
     result = ReplayResult(ok=True, steps_replayed=0, states=[encoded[0]])
+    steps_props = {i.name for i in inst.model.invariants if i.on is not None}
     for n in violated_invariants(inst, encoded[0]):
-        result.invariant_failures.append((0, n))
+        if n not in steps_props:
+            result.invariant_failures.append((0, n))
     if encoded[0] not in set(inst.initial_states()):
         return ReplayResult(False, 0, 0, "the first state is not an initial state of the model", result.invariant_failures, result.states)
     actions = {a.name: a for a in inst.model.actions}
@@ -84,11 +90,35 @@ def replay(inst: Instance, trace: Trace) -> ReplayResult:
                 return _fail(result, i + 1, f"step {i + 1}: no action leads from state {i} to state {i + 1}")
         result.states.append(post)
         result.steps_replayed = i + 1
+        broken = broken_step_invariants(inst, act, params, pre) if st.action else []
         for n in violated_invariants(inst, post):
-            result.invariant_failures.append((i + 1, n))
+            if n not in steps_props or n in broken:
+                result.invariant_failures.append((i + 1, n))
+        for n in broken:
+            if (i + 1, n) not in result.invariant_failures:
+                result.invariant_failures.append((i + 1, n))
     if trace.loop is not None and encoded[-1] != encoded[trace.loop]:
         return _fail(result, len(trace.steps), f"the trace says it loops back to state {trace.loop}, but the last state differs from it")
     return result
+
+
+def broken_step_invariants(inst: Instance, action, params: tuple[int, ...], pre: State) -> list[str]:
+    """The step invariants that the step ``action(params)`` from ``pre`` breaks."""
+    from ..lang.expr import expand, substitute
+    from .evaluate import evaluate
+
+    out = []
+    env = dict(zip(action.params, params))
+    for inv in inst.model.invariants:
+        if inv.on is None:
+            continue
+        for part in action.parts:
+            if part.transition is inv.on:
+                body = expand(substitute(inv.step_body, dict(zip(inv.on.params, part.args))))
+                if not evaluate(body, inst, pre, env):
+                    out.append(inv.name)
+                    break
+    return out
 
 
 def _fail(result: ReplayResult, at: int, reason: str) -> ReplayResult:

@@ -73,5 +73,7 @@ def render(trace: Trace, model: "Model | None" = None, title: str | None = None)
                 if inv.name == trace.violation:
                     what = f"{inv.name}: {inv.summary}" + (f" [{inv.patch}]" if inv.patch else "")
         where = "in the last state" if trace.loop is None else "along the loop"
+        if trace.meta.get("violated_by_last_step") == trace.violation:
+            where = "by the last step"
         out.append(f"  violated {where}: {what}")
     return "\n".join(out) + "\n"
