@@ -8,6 +8,7 @@ import pytest
 
 from lbrspec.explicit.explore import explore
 from lbrspec.explicit.instance import Instance
+from lbrspec.explicit.vexplore import explore_vector
 from lbrspec.lang import BOOL, Sort, Spec, Variant, forall
 from lbrspec_models import guest_lbr
 
@@ -19,8 +20,15 @@ def model(variant: str = "v8"):
 
 @functools.lru_cache(maxsize=None)
 def explored(variant: str = "v8", vcpus: int = 2, pcpus: int = 2, hosts: int = 1, keep_graph: bool = False):
+    """The first violation (shortest counterexample) of ``variant``, or its full exploration.
+
+    The default instance (2x2x1, about four million states for v8) is explored with the vector
+    engine and symmetry reduction; the reference engine is used for small instances and where
+    the graph is kept (its agreement with the vector engine is tested on those)."""
     inst = Instance(model(variant), {"vCPU": vcpus, "pCPU": pcpus, "host_user": hosts})
-    return explore(inst, keep_graph=keep_graph)
+    if keep_graph or vcpus * pcpus <= 2:
+        return explore(inst, keep_graph=keep_graph)
+    return explore_vector(inst, symmetry=True)
 
 
 def token_ring(bug: bool = False, deadlock: bool = False):
