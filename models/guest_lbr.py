@@ -170,12 +170,13 @@ POSTED: dict[str, bool] = {**DESIGN_SWITCHES, **{k: False for k in FIX_SWITCHES}
 class Finding:
     """A place where the posted code breaks a promise of the design (see the module docstring)."""
 
-    def __init__(self, key: str, title: str, code: str, prop: str, switch: str, variant: str, fix: str,
+    def __init__(self, key: str, title: str, code: str, prop: str | tuple[str, ...], switch: str, variant: str, fix: str,
                  fix_source: str, patch_no: int, raised: str, function: str) -> None:
         self.key = key
         self.title = title
         self.code = code  # what the posted code does, in words
-        self.prop = prop  # the property it breaks
+        self.props = (prop,) if isinstance(prop, str) else tuple(prop)  # the properties it breaks
+        self.prop = self.props[0]
         self.switch = switch
         self.variant = variant  # the variant that undoes just this fix
         self.fix = fix  # the fix v8 applies, in one sentence
@@ -201,7 +202,7 @@ FINDINGS: tuple[Finding, ...] = (
         "The MSR handler can be preempted between creating the event, the WARN_ON, the interrupts-off check and "
         "the pass-through; the sched-in hook of the next slice then releases the event, and the handler goes on "
         "with a NULL event: the WARN_ON fires, or the check dereferences NULL.",
-        "host_no_oops", "lazy_release", "v8-posted-release-at-sched-in",
+        ("host_no_oops", "host_no_warn"), "lazy_release", "v8-posted-release-at-sched-in",
         "The release is deferred: sched-in only requests it, and vcpu_enter_guest services the request with "
         "the vCPU's VMCS loaded, when no handler is in flight.",
         "upstream 9aa4f622460f (lazy release of the guest LBR event)", 12,
@@ -219,7 +220,7 @@ FINDINGS: tuple[Finding, ...] = (
         "F4", "the VM-entry check inverted",
         "intel_pmu_lbr_confirm cancels pass-through when lbr_event->oncpu != -1, i.e. while the event still owns "
         "the LBR, and keeps it when the LBR was reclaimed.",
-        "passthrough_implies_ownership", "entry_check_owned", "v8-posted-entry-check-inverted",
+        ("passthrough_implies_ownership", "guest_sees_only_its_own"), "entry_check_owned", "v8-posted-entry-check-inverted",
         "Pass-through is cancelled before every VM-entry unless the event exists and owns the LBR (pass-through "
         "decided at VM-entry from the event's state, as upstream does; the author's one-character fix, == -1, is "
         "the same for an existing event).",
@@ -289,7 +290,7 @@ FINDINGS: tuple[Finding, ...] = (
         "F12", "a new event inherits the previous LBR_SELECT",
         "When the new vCPU event takes the LBR, perf's reset clears the FROM/TO/INFO records but not LBR_SELECT: "
         "the guest reads (and records with) the filter of the LBR's previous user.",
-        "guest_sees_only_its_own", "perf_resets_lbr_select", "v8-posted-lbr-select-inherited",
+        "lbr_select_restored", "perf_resets_lbr_select", "v8-posted-lbr-select-inherited",
         "Perf's LBR reset clears LBR_SELECT too.",
         "upstream perf 0fe39a3929ac (perf/x86/lbr: Reset LBR_SELECT during vlbr reset, Message-ID "
         "1636096851-36623-1-git-send-email-wanpengli@tencent.com); perf-side", 11,
@@ -365,7 +366,7 @@ VARIANTS: dict[str, Variant] = {
                 "debugctl_accepted_with_optin", 12, debugctl_not_refused=False),
         _posted("v8-posted-lbr-select-inherited", "F12",
                 "F12 undone: perf's reset leaves LBR_SELECT as the previous user wrote it.",
-                "guest_sees_only_its_own", 11, perf_resets_lbr_select=False),
+                "lbr_select_restored", 11, perf_resets_lbr_select=False),
         _variant("v8-error-reenable",
                  "Proposal: recover an event from error state by re-enabling it (the 2023 proposal) instead of "
                  "releasing and recreating it.",
@@ -1664,6 +1665,11 @@ LEMMAS = "lbrspec_proofs"
 
 SORT_PLURALS = {"host_user": "host LBR users"}
 
+#: The docs' graph pages (analysis, liveness, machine diagrams, projections) are drawn on one vCPU
+#: and two pCPUs: the default instance has about four million states, too many for a graph in
+#: memory, and one vCPU migrating between two pCPUs already shows every machine's behaviour.
+DOC_GRAPH_SIZES = {"vCPU": 1, "pCPU": 2, "host_user": 1}
+
 #: Projections drawn in the generated docs' analysis page: (file stem, title, terms).
 DOC_PROJECTIONS = (
     ("event-passthrough-owner", "One vCPU's event, its pass-through, and who holds the LBR of its pCPU",
@@ -1676,9 +1682,10 @@ DOC_PROJECTIONS = (
 
 DOC_TEXT = {
     "cites": "the patch of the v8 series",
-    "variants": "The v8 design, the design alternatives its changelog fixed, and mutants; each breaks the "
-                "property named.",
-    "docstring": "The model's docstring, with the modelling assumptions A1 to A7:",
+    "variants": "v8 (the posted code with every fix), the code as posted, one variant per finding that undoes its fix, "
+                "proposals, the design alternatives the v8 changelog fixed, and mutants; each breaks the property "
+                "named, or holds.",
+    "docstring": "The model's docstring, with the modelling assumptions that remain:",
     "citations_heading": "Patches it reflects",
     "no_citations": "No patch of the series is cited by this machine, its transitions, or the properties that "
                     "read its variables.",
