@@ -75,8 +75,9 @@ def test_vector_explorer_finds_the_same_shortest_counterexample(name, sizes):
     inst = Instance(model(name), dict(zip(("vCPU", "pCPU", "host_user"), sizes)))
     ref = explore(inst, check_deadlock=False)
     fast = explore_vector(inst, check_deadlock=False)
-    assert (fast.verdict, fast.goals_unreached) == (ref.verdict, ref.goals_unreached)
-    if ref.violation is None:
+    assert fast.verdict == ref.verdict
+    if ref.violation is None:  # (a run stopped at a violation has seen more or fewer goals, by batch)
+        assert fast.goals_unreached == ref.goals_unreached
         assert fast.violation is None and fast.states == ref.states
         return
     assert fast.violation.names == ref.violation.names
