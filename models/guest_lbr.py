@@ -1572,7 +1572,9 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
     """The liveness properties of DOMAIN.md §4 for ``model`` (any variant), each with the
     fairness it assumes.
 
-    Time slices ending and IPI delivery are weakly fair, as DOMAIN.md §4 says.  Scheduling a
+    IPI delivery is weakly fair, as DOMAIN.md §4 says.  Time slices ending is strongly fair: the
+    handler's interrupts-off windows disable the preemption step now and then, and a weakly fair
+    scheduler could let one vCPU thread keep a pCPU forever because of them.  Scheduling a
     thread in is strongly fair: with more vCPU threads than pCPUs a pCPU is idle only now and
     then, and a weakly fair scheduler could starve a thread forever (CFS does not).  The vCPU
     thread's own progress (KVM's handler steps and VM-entry) and a guest that "keeps using LBR"
@@ -1602,7 +1604,9 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
         return [
             ("sched_in", STRONG, ("v",), {},
              "scheduler: a runnable vCPU thread that finds a pCPU idle again and again is put on one (no starvation)"),
-            ("sched_out", WEAK, ("v",), {}, "scheduler: every time slice ends"),
+            ("sched_out", STRONG, ("v",), {},
+             "scheduler: every time slice ends, at the latest when the thread next has interrupts enabled (a thread "
+             "that keeps entering short interrupts-off windows is not excused)"),
             ("host_ipi", WEAK, ("h",), {}, "IPI delivery: an install IPI is handled once its pCPU keeps interrupts enabled"),
             ("vmenter", STRONG, ("v",), {}, "KVM progress: a thread that runs infinitely often re-enters its guest"),
             ("kvm_warn_check", STRONG, ("v",), {}, "KVM progress: the LBR MSR handler goes on when its thread runs"),

@@ -24,7 +24,7 @@ from lbrspec.trace.itf import read_itf, write_itf
 
 
 @functools.lru_cache(maxsize=None)
-def graph(variant: str = "v8", vcpus: int = 2, pcpus: int = 2, hosts: int = 1) -> StateGraph:
+def graph(variant: str = "v8", vcpus: int = 1, pcpus: int = 2, hosts: int = 1) -> StateGraph:
     return StateGraph(explored(variant, vcpus, pcpus, hosts, keep_graph=True))
 
 
