@@ -170,7 +170,8 @@ def _variant_facts(source: ModelModule, name: str, sizes: dict[str, int]) -> Var
         bad = [x for x in results if x.verdict == "violated"]
         if bad:
             first = bad[0]
-            found = (f"liveness property {first.name} violated for {', '.join(f'{k}={x}' for k, x in first.binding.items())}: "
+            where = f" for {', '.join(f'{k}={x}' for k, x in first.binding.items())}" if first.binding else ""
+            found = (f"liveness property {first.name} violated{where}: "
                      f"a prefix of {first.prefix_length} steps and a loop of {first.loop_length}")
             return VariantFacts(v, model, first.lasso, found, len(first.lasso) if first.lasso else None, results)
         return VariantFacts(v, model, None, "every liveness property holds", None, results)
@@ -433,6 +434,20 @@ def _status_invariant(f: Facts, name: str) -> str:
     return f"{explored}; {f.proofs[name]}" if name in f.proofs else explored
 
 
+def _holds_for(results: list) -> str:
+    """``holds for v0, v1`` (the parameter's values), ``holds for (v=v0, p=p0)`` with several
+    parameters, ``holds`` for a property without parameters."""
+
+    def one(r) -> str:
+        vals = [str(x) for x in r.binding.values()]
+        text = vals[0] if len(vals) == 1 else "(" + ", ".join(f"{k}={x}" for k, x in r.binding.items()) + ")"
+        return text + (" (VACUOUSLY)" if r.vacuous else "")
+
+    if results and not any(r.binding for r in results):
+        return "holds" + (" (VACUOUSLY)" if any(r.vacuous for r in results) else "")
+    return "holds for " + ", ".join(one(r) for r in results)
+
+
 def _properties(f: Facts) -> str:
     m = f.model
     eng = f.engines
@@ -453,8 +468,7 @@ def _properties(f: Facts) -> str:
     live_rows = []
     for p in f.props:
         rs = live_by.get(p.name, [])
-        status = "holds for " + ", ".join(str(list(r.binding.values())[0]) + (" (VACUOUSLY)" if r.vacuous else "")
-                                          for r in rs if r.verdict == "holds")
+        status = _holds_for([r for r in rs if r.verdict == "holds"])
         bad = [r for r in rs if r.verdict != "holds"]
         if bad:
             status = "VIOLATED for " + ", ".join(r.label for r in bad)
