@@ -34,9 +34,10 @@ def test_the_committed_docs_are_what_the_model_generates(generated):
 
 def test_the_hand_written_architecture_page_is_left_alone(generated):
     _, files = generated
-    assert "architecture.md" not in files
-    assert not is_generated(DOCS / "architecture.md")
-    assert "](architecture.md)" in files["README.md"]
+    for page in ("architecture.md", "language.md"):
+        assert page not in files
+        assert not is_generated(DOCS / page)
+        assert f"]({page})" in files["README.md"]
 
 
 def test_liveness_status_names_the_values_checked_or_none():

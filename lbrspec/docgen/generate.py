@@ -263,10 +263,11 @@ def _init(v) -> str:
 def _overview(f: Facts) -> str:
     m = f.model
     src = f.source
-    project = src.is_project_default  # the project's docs/ also holds the hand-written architecture page
+    project = src.is_project_default  # the project's docs/ also holds the hand-written architecture and guide
     intro = (
         f"{_first_para(m.doc)}\n\n"
-        + ("This page and the others in `docs/` (except the hand-written [architecture](architecture.md)) are generated "
+        + ("This page and the others in `docs/` (except the hand-written [architecture](architecture.md) and "
+           "[language guide](language.md)) are generated "
            if project else "This page and the others in this folder are generated ")
         + f"by `lbrspec docs` from the model in `{src.source}`; `lbrspec docs --check` fails when they are stale. "
         f"Every figure is computed on the default instance: {f.inst.describe()}."
@@ -278,7 +279,8 @@ def _overview(f: Facts) -> str:
         f"- [Graph analysis, liveness and projections](analysis.md) of the {m.variant.name} reachable graph.",
         "- [Counterexample gallery](gallery/README.md): each variant's counterexample as a sequence diagram and as text.",
         "- Machines: " + ", ".join(f"[{x.name}](machines/{x.name}.md)" for x in m.machines) + ".",
-    ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written)."] if project else []))
+    ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written).",
+          "- [Writing a model](language.md): a guide to the model language (hand-written)."] if project else []))
     sorts = table(["sort", "elements", "default size", "what it is"],
                   [(s.name, f"{s.prefix}0, {s.prefix}1, ...", m.default_sizes.get(s.name, ""), s.doc) for s in m.sorts])
     machines = table(
