@@ -87,7 +87,7 @@ def test_machine_diagram_edges_match_the_reference_semantics_on_a_sample():
 
 def test_machine_control_variables_can_be_named_and_are_checked():
     g = graph("v8", 1, 2, 1)
-    assert len(machine_diagram(g, choose_view(g, "kvm", ["pc"])).nodes) == 3
+    assert len(machine_diagram(g, choose_view(g, "kvm", ["pc"])).nodes) == 4  # IDLE, WARNED, ACCESS, DONE
     with pytest.raises(InputError, match="has no variable"):
         choose_view(g, "kvm", ["ev"])
     with pytest.raises(InputError, match="not a control state"):

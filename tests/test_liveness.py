@@ -170,7 +170,7 @@ def test_never_free_is_caught_with_a_fair_lasso_that_replays():
         env = {prop.params[0]: int(str(r.binding["v"])[1:])}
         assert_fair_lasso(g.instance, prop, env, r.lasso)
         # the same lasso is not a behaviour of v8 (v8 frees the event): it diverges there
-        assert not replay(Instance(model("v8")), r.lasso).ok
+        assert not replay(Instance(model("v8"), g.instance.sizes_by_name()), r.lasso).ok
 
 
 def test_never_free_breaks_only_its_own_property():
