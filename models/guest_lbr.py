@@ -206,7 +206,7 @@ FINDINGS: tuple[Finding, ...] = (
         "The release is deferred: sched-in only requests it, and vcpu_enter_guest services the request with "
         "the vCPU's VMCS loaded, when no handler is in flight.",
         "upstream 9aa4f622460f (lazy release of the guest LBR event)", 12,
-        "not found on the list", "intel_pmu_sched_in / intel_pmu_access_lbr_msr"),
+        "not found in the review threads of the series read for this model", "intel_pmu_sched_in / intel_pmu_access_lbr_msr"),
     Finding(
         "F3", "the release decided from another vCPU's VMCS",
         "kvm_arch_sched_in runs before kvm_arch_vcpu_load, so the sched-in hook's vmcs_read64 of the guest "
@@ -215,7 +215,7 @@ FINDINGS: tuple[Finding, ...] = (
         "The same deferred release: the request is serviced in vcpu_enter_guest, where the vCPU's own VMCS is "
         "loaded.",
         "upstream 9aa4f622460f (lazy release of the guest LBR event)", 12,
-        "not found on the list", "intel_pmu_sched_in"),
+        "not found in the review threads of the series read for this model", "intel_pmu_sched_in"),
     Finding(
         "F4", "the VM-entry check inverted",
         "intel_pmu_lbr_confirm cancels pass-through when lbr_event->oncpu != -1, i.e. while the event still owns "
@@ -235,14 +235,14 @@ FINDINGS: tuple[Finding, ...] = (
         "free_only_after_untouched_slice", "refusal_marks_used", "v8-posted-refusal-not-used",
         "Every intercepted LBR access marks the slice as used, refused or not (used-this-slice kept apart from "
         "the pass-through).",
-        "KVM-side change (smallest)", 12, "not found on the list", "intel_pmu_access_lbr_msr"),
+        "KVM-side change (smallest)", 12, "not found in the review threads of the series read for this model", "intel_pmu_access_lbr_msr"),
     Finding(
         "F6", "the INFO MSRs are not recognised",
         "is_lbr_msr tests the LBR_INFO range as index >= info && index < info, which is never true: an "
         "intercepted LBR_INFO access gets #GP, while the INFO MSRs are passed through with the others.",
         "no_gp_while_owning", "info_msrs_recognised", "v8-posted-info-unrecognised",
         "is_lbr_msr tests index < info + nr, as it does for FROM and TO.",
-        "KVM-side change (smallest)", 12, "not found on the list", "is_lbr_msr"),
+        "KVM-side change (smallest)", 12, "not found in the review threads of the series read for this model", "is_lbr_msr"),
     Finding(
         "F7", "the release sleeps in atomic context",
         "The release at sched-in runs in KVM's preempt notifier, with preemption disabled, and "
@@ -250,16 +250,16 @@ FINDINGS: tuple[Finding, ...] = (
         "host_no_sleep_in_atomic", "lazy_release", "v8-posted-release-at-sched-in",
         "The deferred release of F2 runs in vcpu_enter_guest, which may sleep.",
         "upstream 9aa4f622460f (lazy release of the guest LBR event)", 12,
-        "not found on the list", "intel_pmu_sched_in / intel_pmu_free_lbr_event"),
+        "not found in the review threads of the series read for this model", "intel_pmu_sched_in / intel_pmu_free_lbr_event"),
     Finding(
         "F8", "vCPU reset keeps the pass-through",
         "intel_pmu_reset releases the event and clears the pointer, but neither intercepts the LBR MSRs again nor "
         "clears lbr_used, and the VM-entry check returns at once when there is no event: the guest keeps direct "
         "access to an LBR nobody gave it.",
-        "passthrough_implies_ownership", "reset_intercepts", "v8-posted-reset-keeps-passthrough",
+        "free_policy", "reset_intercepts", "v8-posted-reset-keeps-passthrough",
         "Reset intercepts the LBR MSRs again and clears lbr_used (and the VM-entry check of F4 cancels "
         "pass-through without an event anyway).",
-        "KVM-side change (smallest)", 12, "not found on the list", "intel_pmu_reset"),
+        "KVM-side change (smallest)", 12, "not found in the review threads of the series read for this model", "intel_pmu_reset"),
     Finding(
         "F9", "the event never comes back from perf's error state",
         "The vCPU event is pinned: when it cannot have the LBR (a CPU-pinned host event holds it) perf puts it in "
@@ -277,7 +277,7 @@ FINDINGS: tuple[Finding, ...] = (
         "vPMU handles it only for a VM that opted in, so every other guest now gets #GP on any DEBUGCTL access.",
         "debugctl_no_new_gp_without_optin", "debugctl_common_without_optin", "v8-posted-debugctl-gp-without-optin",
         "DEBUGCTL accesses of a guest that did not opt in keep their common handling.",
-        "KVM-side change (smallest)", 14, "not found on the list", "kvm_set_msr_common / intel_pmu_set_msr"),
+        "KVM-side change (smallest)", 14, "not found in the review threads of the series read for this model", "kvm_set_msr_common / intel_pmu_set_msr"),
     Finding(
         "F11", "DEBUGCTL refused while the event lost the LBR",
         "A DEBUGCTL access goes through the same ownership check as the LBR MSRs, although it only touches the "
@@ -285,7 +285,7 @@ FINDINGS: tuple[Finding, ...] = (
         "debugctl_accepted_with_optin", "debugctl_not_refused", "v8-posted-debugctl-refused",
         "A DEBUGCTL access is never refused: it writes the VMCS field whoever owns the LBR (as upstream does).",
         "upstream (DEBUGCTL written to the VMCS on every intercepted write)", 12,
-        "not found on the list", "intel_pmu_set_lbr_msr / intel_pmu_get_lbr_msr"),
+        "not found in the review threads of the series read for this model", "intel_pmu_set_lbr_msr / intel_pmu_get_lbr_msr"),
     Finding(
         "F12", "a new event inherits the previous LBR_SELECT",
         "When the new vCPU event takes the LBR, perf's reset clears the FROM/TO/INFO records but not LBR_SELECT: "
