@@ -36,6 +36,14 @@ Optional, with their defaults:
 ``DOC_PROJECTIONS: Sequence[tuple[str, str, Sequence[str]]]``
     Projections of the reachable graph drawn by ``lbrspec docs``: (file stem, title, terms).
     Default: none.
+``DOC_GRAPH_SIZES: Mapping[str, int]``
+    The instance ``lbrspec docs`` draws its graph pages on (analysis, liveness, machine
+    diagrams, projections), when the default one is too large to hold its graph in memory.
+    Default: the default sizes.
+``FINDINGS: Sequence``
+    Places where the code the model follows breaks the design's own promises, for the docs'
+    findings page: objects with ``key``, ``title``, ``code``, ``props``, ``variant``, ``fix``,
+    ``fix_source``, ``patch``, ``raised`` and ``function`` (see ``models/guest_lbr.py``).
 ``doc_fairness_demos(props) -> Sequence[tuple[str, str, str, Liveness, Mapping | None, Mapping]]``
     Liveness checks with weaker assumptions shown by ``lbrspec docs``, given the model's
     liveness properties: (file stem, title, explanation, property, sizes or ``None`` for the
@@ -225,6 +233,19 @@ class ModelModule:
             raise InputError(f"model {self.name}: importing its lemmas {modname!r} raised {_one_line(e)}") from None
 
     # -- docs hooks ------------------------------------------------------------------------
+    def doc_graph_sizes(self, model: Model) -> dict[str, int]:
+        """The instance the docs' graph pages (analysis, liveness, machine diagrams, projections)
+        are drawn on: ``DOC_GRAPH_SIZES``, else the default sizes (a model whose default instance
+        is too large for a graph in memory names a smaller one)."""
+        given = getattr(self.module, "DOC_GRAPH_SIZES", None)
+        return dict(given) if given else self.default_sizes(model)
+
+    def findings(self) -> list[Any]:
+        """The model's ``FINDINGS``: places where the code it models breaks the design's promises,
+        each with (at least) ``key``, ``title``, ``code``, ``props``, ``variant``, ``fix``,
+        ``fix_source``, ``patch``, ``raised`` and ``function`` (see ``models/guest_lbr.py``)."""
+        return list(getattr(self.module, "FINDINGS", ()))
+
     def doc_projections(self) -> list[tuple[str, str, list[str]]]:
         return [(stem, title, list(terms)) for stem, title, terms in getattr(self.module, "DOC_PROJECTIONS", ())]
 
@@ -301,6 +322,14 @@ def load_model(ref: str | None = None) -> ModelModule:
 
 
 def _import(modname: str, ref: str) -> ModuleType:
+    import os
+    import sys
+
+    # like `python -m`, a module given by name is looked for in the working directory too
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.append(cwd)
     try:
         return importlib.import_module(modname)
     except ModuleNotFoundError as e:
@@ -312,6 +341,9 @@ def _import(modname: str, ref: str) -> ModuleType:
         raise InputError(f"--model {ref}: importing it raised {_one_line(e)}") from None
     except SystemExit as e:
         raise InputError(f"--model {ref}: importing it raised SystemExit({e.code!r})") from None
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
 
 
 def _shipped_file(ref: str) -> str | None:
@@ -370,6 +402,7 @@ def check_protocol(module: ModuleType, ref: str, name: str, kind: str) -> ModelM
     elif not isinstance(default, str) or default not in variants:
         raise bad(f"DEFAULT_VARIANT {default!r} is not one of VARIANTS ({', '.join(variants)})")
     _check_sizes(getattr(module, "DEFAULT_SIZES", None), "DEFAULT_SIZES", bad)
+    _check_sizes(getattr(module, "DOC_GRAPH_SIZES", None), "DOC_GRAPH_SIZES", bad)
     _check_sizes(getattr(module, "SORT_PLURALS", None), "SORT_PLURALS", bad, values=str)
     for attr in ("liveness", "doc_fairness_demos"):
         if getattr(module, attr, None) is not None and not callable(getattr(module, attr)):

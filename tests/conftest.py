@@ -31,6 +31,15 @@ def explored(variant: str = "v8", vcpus: int = 2, pcpus: int = 2, hosts: int = 1
     return explore_vector(inst, symmetry=True)
 
 
+@functools.lru_cache(maxsize=None)
+def checked_all(variant: str = "v8", vcpus: int = 2, pcpus: int = 2, hosts: int = 1):
+    """Every violated property of ``variant`` with its own shortest counterexample, as ``lbrspec
+    check`` reports them (vector engine, symmetry reduction, states breaking a state invariant
+    not expanded)."""
+    inst = Instance(model(variant), {"vCPU": vcpus, "pCPU": pcpus, "host_user": hosts})
+    return explore_vector(inst, symmetry=True, stop_at_violation=False, prune_violations=True)
+
+
 def token_ring(bug: bool = False, deadlock: bool = False):
     """A toy: nodes pass one token around; ``bug`` lets a node mint a second token;
     ``deadlock`` removes passing, so the system stops after the start."""

@@ -40,6 +40,7 @@ from ..diagrams.machines import choose_view, machine_diagram
 from ..diagrams.projection import Projection, project
 from ..diagrams.sequence import sequence
 from ..explicit.explore import ExploreResult, explore
+from ..explicit.vexplore import explore_vector
 from ..explicit.instance import Instance
 from ..lang.domains import BoolDomain, Domain, EnumDomain, RangeDomain, SortDomain, UnionDomain
 from ..lang.expr import ANY, Expr, Local, as_domain, coerce, expand, vars_read
@@ -58,10 +59,13 @@ Progress = Callable[[str], None]
 class VariantFacts:
     variant: Variant
     model: Model
-    trace: Trace | None
+    trace: Trace | None  # the counterexample of the property the variant is expected to break (else the first)
     found: str  # what the check found, in words
     steps: int | None
     liveness: list[LivenessResult] = field(default_factory=list)
+    #: every property the check found broken, with its own shortest counterexample's length
+    broken: list[tuple[str, int]] = field(default_factory=list)
+    traces: dict[str, Trace] = field(default_factory=dict)  # property -> its shortest counterexample
 
 
 @dataclass
@@ -80,6 +84,7 @@ class Facts:
     projections: list[tuple[str, str, Projection]]
     engines: dict[str, str]
     proofs: dict[str, str] = dataclasses.field(default_factory=dict)  # invariant -> Z3 proof status
+    graph_inst: Instance | None = None  # the instance of the graph pages (default: inst)
 
 
 def proof_status(model: Model, lemmas: list[Invariant], sizes: dict[str, int] | None = None) -> dict[str, str]:
@@ -119,9 +124,11 @@ def compute(progress: Progress | None = None, source: ModelModule | None = None)
     say = progress or (lambda _msg: None)
     model = source.build()
     inst = Instance(model, source.default_sizes(model))
-    say(f"exploring {model.variant.name} on {inst.describe()} with its graph")
-    result = explore(inst, keep_graph=True)
-    graph = StateGraph(result)
+    say(f"exploring {model.variant.name} on {inst.describe()}")
+    result = explore_vector(inst, symmetry=True)
+    graph_inst = Instance(model, source.doc_graph_sizes(model))
+    say(f"exploring {model.variant.name} on {graph_inst.describe()} with its graph")
+    graph = StateGraph(explore(graph_inst, keep_graph=True, check_deadlock=False))
     say("graph analysis")
     summary = summarise(graph)
     props = source.liveness(model)
@@ -135,14 +142,14 @@ def compute(progress: Progress | None = None, source: ModelModule | None = None)
     projections = [(stem, title, project(graph, terms)) for stem, title, terms in source.doc_projections()]
     variants: dict[str, VariantFacts] = {}
     for name, v in source.all_variants().items():
-        if v.kind == "design":
+        if name == model.variant.name:
             continue
         say(f"variant {name}")
-        variants[name] = _variant_facts(source, name, inst.sizes_by_name())
+        variants[name] = _variant_facts(source, name, inst.sizes_by_name(), graph_inst.sizes_by_name())
     say("proofs")
     proofs = proof_status(model, [lem for _, g in source.lemma_groups(model) for lem in g], inst.sizes_by_name())
     return Facts(source, model, inst, result, graph, summary, props, live, demos, variants, figures, projections,
-                 engines(), proofs)
+                 engines(), proofs, graph_inst)
 
 
 def _fairness_demos(graph: StateGraph, demos: list[FairnessDemo]) -> list[tuple[str, str, str, LivenessResult]]:
@@ -159,28 +166,34 @@ def _fairness_demos(graph: StateGraph, demos: list[FairnessDemo]) -> list[tuple[
     return out
 
 
-def _variant_facts(source: ModelModule, name: str, sizes: dict[str, int]) -> VariantFacts:
+def _variant_facts(source: ModelModule, name: str, sizes: dict[str, int], graph_sizes: dict[str, int]) -> VariantFacts:
     model = source.build(name)
     v = model.variant
     inst = Instance(model, sizes)
     if name in source.liveness_variants:
-        r = explore(inst, keep_graph=True, stop_at_violation=False, check_deadlock=False)
+        r = explore(Instance(model, graph_sizes), keep_graph=True, stop_at_violation=False, check_deadlock=False)
         graph = StateGraph(r)
         results = [x for p in source.liveness(model) if p.name == v.expected for x in check_liveness(graph, p)]
         bad = [x for x in results if x.verdict == "violated"]
         if bad:
             first = bad[0]
-            found = (f"liveness property {first.name} violated for {', '.join(f'{k}={x}' for k, x in first.binding.items())}: "
+            where = f" for {', '.join(f'{k}={x}' for k, x in first.binding.items())}" if first.binding else ""
+            found = (f"liveness property {first.name} violated{where}: "
                      f"a prefix of {first.prefix_length} steps and a loop of {first.loop_length}")
             return VariantFacts(v, model, first.lasso, found, len(first.lasso) if first.lasso else None, results)
         return VariantFacts(v, model, None, "every liveness property holds", None, results)
-    r = explore(inst)
+    r = explore_vector(inst, symmetry=True, stop_at_violation=False, prune_violations=True)
     if r.violation is None:
         found = "nothing: every invariant holds" if not r.goals_unreached else f"goals unreached: {', '.join(r.goals_unreached)}"
         return VariantFacts(v, model, None, found, None)
-    viol = r.violation
-    what = "a deadlock" if viol.kind == "deadlock" else f"invariant {viol.names[0]} violated"
-    return VariantFacts(v, model, viol.trace, f"{what} after {len(viol.trace)} steps", len(viol.trace))
+    cexs = r.violations or [r.violation]
+    main = r.violation_of(v.expected) if v.expected else None
+    main = main or r.violation
+    broken = [(c.prop, len(c.trace)) for c in cexs]
+    what = "a deadlock" if main.kind == "deadlock" else f"invariant {main.prop} violated"
+    more = f"; {len(cexs)} properties broken in all" if len(cexs) > 1 else ""
+    return VariantFacts(v, model, main.trace, f"{what} after {len(main.trace)} steps{more}", len(main.trace),
+                        broken=broken, traces={c.prop: c.trace for c in cexs})
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -196,6 +209,13 @@ def render(f: Facts) -> dict[str, str]:
     files["analysis.md"] = _analysis(f)
     for stem, _title, p in f.projections:
         files[f"projections/{stem}.dot"] = _dot(dot.state_diagram(p.diagram))
+    if f.source.findings():
+        files["findings.md"] = _findings(f)
+        for fd in f.source.findings():
+            vf = f.variants.get(fd.variant)
+            tr = vf.traces.get(fd.prop) if vf is not None else None
+            if tr is not None:
+                files[f"findings/{fd.key}.dot"] = _dot(dot.sequence_diagram(sequence(tr, vf.model)))
     files["gallery/README.md"] = _gallery_index(f)
     for name, vf in f.variants.items():
         files[f"gallery/{name}.md"] = _gallery_page(f, vf)
@@ -262,13 +282,17 @@ def _init(v) -> str:
 def _overview(f: Facts) -> str:
     m = f.model
     src = f.source
-    project = src.is_project_default  # the project's docs/ also holds the hand-written architecture page
+    project = src.is_project_default  # the project's docs/ also holds the hand-written architecture and guide
     intro = (
         f"{_first_para(m.doc)}\n\n"
-        + ("This page and the others in `docs/` (except the hand-written [architecture](architecture.md)) are generated "
+        + ("This page and the others in `docs/` (except the hand-written [architecture](architecture.md) and "
+           "[language guide](language.md)) are generated "
            if project else "This page and the others in this folder are generated ")
         + f"by `lbrspec docs` from the model in `{src.source}`; `lbrspec docs --check` fails when they are stale. "
-        f"Every figure is computed on the default instance: {f.inst.describe()}."
+        f"Every check is run on the default instance, {f.inst.describe()}"
+        + (f"; the pages drawn from the reachable graph (analysis, liveness, machine diagrams, projections) use "
+           f"{_graph_inst(f).describe()}, whose graph fits in memory." if _graph_inst(f) is not f.inst
+           and _graph_inst(f).sizes_by_name() != f.inst.sizes_by_name() else ".")
     )
     pages = "\n".join([
         "## Pages",
@@ -276,8 +300,11 @@ def _overview(f: Facts) -> str:
         "- [Property catalogue](properties.md): every invariant, goal and liveness property, its patch, engines, status.",
         f"- [Graph analysis, liveness and projections](analysis.md) of the {m.variant.name} reachable graph.",
         "- [Counterexample gallery](gallery/README.md): each variant's counterexample as a sequence diagram and as text.",
+    ] + ([f"- [Findings](findings.md): {len(src.findings())} places where the code breaks the design's promises, each "
+          "with its shortest trace and its fix."] if src.findings() else []) + [
         "- Machines: " + ", ".join(f"[{x.name}](machines/{x.name}.md)" for x in m.machines) + ".",
-    ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written)."] if project else []))
+    ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written).",
+          "- [Writing a model](language.md): a guide to the model language (hand-written)."] if project else []))
     sorts = table(["sort", "elements", "default size", "what it is"],
                   [(s.name, f"{s.prefix}0, {s.prefix}1, ...", m.default_sizes.get(s.name, ""), s.doc) for s in m.sorts])
     machines = table(
@@ -375,7 +402,7 @@ def _machine_page(f: Facts, name: str) -> str:
     control = ", ".join(code(v) for v in _control_names(fig))
     diagram = (
         f"Control states of the first member of the family, over {control}, as reachable in the product "
-        f"({m.variant.name}, {f.inst.describe()}): {len(fig.nodes)} states, {len(fig.edges)} transitions between them. "
+        f"({m.variant.name}, {_graph_inst(f).describe()}): {len(fig.nodes)} states, {len(fig.edges)} transitions between them. "
         "Edges are labelled with the machine's transitions and their guards, abbreviated; the full guards are in "
         "the table below. Graphviz: "
         f"[{name}.dot]({name}.dot).\n\n" + mermaid.fenced(mermaid.state_diagram(fig))
@@ -428,9 +455,28 @@ def _machine_patches(m: Model, name: str) -> dict[str, tuple[str, list[str]]]:
     return out
 
 
+def _graph_inst(f: Facts) -> Instance:
+    return f.graph_inst or f.inst
+
+
 def _status_invariant(f: Facts, name: str) -> str:
-    explored = f"holds in all {f.result.states:,} states" if f.result.violation is None else "violated"
+    kind = "canonical states" if f.result.symmetry else "states"
+    explored = f"holds in all {f.result.states:,} {kind}" if f.result.violation is None else "violated"
     return f"{explored}; {f.proofs[name]}" if name in f.proofs else explored
+
+
+def _holds_for(results: list) -> str:
+    """``holds for v0, v1`` (the parameter's values), ``holds for (v=v0, p=p0)`` with several
+    parameters, ``holds`` for a property without parameters."""
+
+    def one(r) -> str:
+        vals = [str(x) for x in r.binding.values()]
+        text = vals[0] if len(vals) == 1 else "(" + ", ".join(f"{k}={x}" for k, x in r.binding.items()) + ")"
+        return text + (" (VACUOUSLY)" if r.vacuous else "")
+
+    if results and not any(r.binding for r in results):
+        return "holds" + (" (VACUOUSLY)" if any(r.vacuous for r in results) else "")
+    return "holds for " + ", ".join(one(r) for r in results)
 
 
 def _properties(f: Facts) -> str:
@@ -453,8 +499,7 @@ def _properties(f: Facts) -> str:
     live_rows = []
     for p in f.props:
         rs = live_by.get(p.name, [])
-        status = "holds for " + ", ".join(str(list(r.binding.values())[0]) + (" (VACUOUSLY)" if r.vacuous else "")
-                                          for r in rs if r.verdict == "holds")
+        status = _holds_for([r for r in rs if r.verdict == "holds"])
         bad = [r for r in rs if r.verdict != "holds"]
         if bad:
             status = "VIOLATED for " + ", ".join(r.label for r in bad)
@@ -530,7 +575,7 @@ def _analysis(f: Facts) -> str:
         )
     return page(
         f"Graph analysis, liveness and projections of {f.model.variant.name} (generated)",
-        f"The reachable graph of {f.model.variant.name} on {f.inst.describe()}, as networkx and lbrspec's "
+        f"The reachable graph of {f.model.variant.name} on {_graph_inst(f).describe()}, as networkx and lbrspec's "
         "fair-cycle search see it. `lbrspec check --analysis --liveness` prints the same on any instance, and "
         "`lbrspec diagram project TERM...` draws any projection.\n\n[Overview](README.md) · "
         "[property catalogue](properties.md)",
@@ -569,9 +614,12 @@ def _gallery_index(f: Facts) -> str:
 def _gallery_page(f: Facts, vf: VariantFacts) -> str:
     v = vf.variant
     model = vf.model
-    head = (f"{v.description}\n\n- kind: {v.kind}\n- breaks: {code(v.expected) if v.expected else '-'}"
-            f"\n- patch: {v.patch or '-'}\n- found: {vf.found}\n\n[Gallery](README.md) · "
-            f"[property catalogue](../properties.md)")
+    broken = "; ".join(f"{code(p)} ({n} steps)" for p, n in vf.broken)
+    head = (f"{v.description}\n\n- kind: {v.kind}\n- expected to: {v.expectation}"
+            + (f" ({v.holds})" if v.holds else "")
+            + f"\n- patch: {v.patch or '-'}\n- found: {vf.found}"
+            + (f"\n- every property broken, each with its own shortest counterexample: {broken}" if len(vf.broken) > 1 else "")
+            + "\n\n[Gallery](README.md) · [property catalogue](../properties.md)")
     if vf.trace is None:
         return page(f"Variant `{v.name}`", head, "No counterexample was found on the default instance.")
     seq = sequence(vf.trace, model)
@@ -600,3 +648,53 @@ def _demo_page(f: Facts, stem: str, title: str, explain: str, res: LivenessResul
     )
 
 
+
+
+def _findings(f: Facts) -> str:
+    """Per finding: what the code does, the property it breaks, the shortest trace, the fix."""
+    rows = []
+    sections = []
+    for fd in f.source.findings():
+        vf = f.variants.get(fd.variant)
+        lengths = dict(vf.broken) if vf is not None else {}
+        shown = [p for p in fd.props if p in lengths]
+        length = ", ".join(f"{p}: {lengths[p]} steps" for p in shown) or "not found"
+        if vf is not None and vf.liveness:
+            bad = [r for r in vf.liveness if r.verdict == "violated"]
+            if bad:
+                length = f"lasso: {bad[0].prefix_length} + {bad[0].loop_length} steps"
+        rows.append((f"[{fd.key}](#{fd.key.lower()}-{_anchor(fd.title)})", fd.title,
+                     f"[{fd.variant}](gallery/{fd.variant}.md)", ", ".join(code(p) for p in fd.props), length, fd.fix))
+        trace = vf.traces.get(fd.prop) if vf is not None else None
+        if trace is None and vf is not None and vf.liveness:
+            bad = [r for r in vf.liveness if r.verdict == "violated" and r.lasso is not None]
+            trace = bad[0].lasso if bad else None
+        body = [
+            f"## {fd.key}: {fd.title}\n",
+            f"- where: {code(fd.function)}, {fd.patch}",
+            f"- breaks: {', '.join(code(p) for p in fd.props)}",
+            f"- the variant that shows it on its own: [{fd.variant}](gallery/{fd.variant}.md) (switch {code(fd.switch)} off)",
+            f"- raised on the list at the time: {fd.raised}\n",
+            f"**What the posted code does.** {fd.code}\n",
+            f"**The fix in {f.model.variant.name}.** {fd.fix} ({fd.fix_source}).\n",
+        ]
+        if trace is not None:
+            seq = sequence(trace, vf.model)
+            body.append(f"**The shortest trace** ({len(trace)} steps; Graphviz: [findings/{fd.key}.dot](findings/{fd.key}.dot)):\n")
+            body.append(mermaid.fenced(mermaid.sequence_diagram(seq)))
+            body.append(block(render_text(trace, vf.model)))
+        sections.append("\n".join(body))
+    return page(
+        "Findings: where the posted code breaks the design's promises (generated)",
+        f"Each finding is a place where the code {f.model.name} follows breaks a promise of the design it implements. "
+        f"The default variant {code(f.model.variant.name)} applies every fix; each variant named below undoes one, so "
+        "the finding shows on its own, with its own shortest trace (computed by `lbrspec check`, which reports every "
+        "violated property). `lbrspec check --variant v8-posted` shows them all at once.\n\n"
+        "[Overview](README.md) · [property catalogue](properties.md) · [gallery](gallery/README.md)",
+        "## Summary\n\n" + table(["finding", "what", "variant", "breaks", "shortest trace", "fix"], rows),
+        "\n\n".join(sections),
+    )
+
+
+def _anchor(title: str) -> str:
+    return re.sub(r"[^a-z0-9 -]", "", title.lower()).replace(" ", "-")

@@ -5,9 +5,7 @@ where ``Inv`` is the conjunction of the properties checked (the model's safety i
 for :mod:`lbrspec.smt.induction` the invariants and lemmas) and, when the model has bounded
 integers, the step into ``sk`` writes no value outside its range.  Depths are tried in
 increasing order on one incremental solver, so the first violation found has a shortest trace:
-its length equals the depth at which breadth-first exploration first meets a violation (plus,
-for a step invariant, the step that breaks it, with which :func:`bmc` ends the trace as the
-explorer does).  Once
+its length equals the depth at which breadth-first exploration first meets a violation.  Once
 depth ``k`` is refuted, ``Inv(sk)`` is asserted: a shortest violation passes only through
 states that satisfy every property, and the pruning makes deeper queries several times faster.
 
@@ -28,7 +26,6 @@ import z3
 from ..errors import EvaluationError, InternalError
 from ..explicit.evaluate import holds as eval_holds
 from ..explicit.evaluate import step as eval_step
-from ..explicit.evaluate import with_offending_step
 from ..explicit.instance import State
 from ..explicit.replay import replay
 from ..lang.spec import Invariant, Model
@@ -148,6 +145,12 @@ class Unrolling:
         if not violated:
             raise InternalError(f"bmc: the solver's {k}-step trace replays but violates no property at its end")
         trace.violation = violated[0]
+        inv = next(p for p in pending if p.name == violated[0])
+        if getattr(inv, "on", None) is not None:
+            # a step invariant: the trace ends with the step that breaks it, as the explorers' do
+            from ..explicit.evaluate import with_offending_step
+
+            trace = with_offending_step(inst, trace, inv)
         trace.meta["engine"] = "bmc"
         return Found(trace, violated)
 
@@ -178,14 +181,14 @@ def bmc(model: Model, sizes: dict[str, int] | None = None, depth: int = 10, time
     found = u.search([i.name for i in model.invariants], depth)
     result = BmcResult(model, u.enc.instance.sizes_by_name(), "holds", depth, u.depth_checked, 0.0, per_depth=u.per_depth)
     if found:
-        # Report every invariant the last state violates, in declaration order; a step invariant
-        # is shown at the step that breaks it, as the explorer shows it: the trace goes on with
-        # that step (enabled in the last state).
+        result.verdict, result.trace = "violated", found[0].trace
+        # Report every invariant the last state violates, in declaration order.
         inst = u.enc.instance
         trace = found[0].trace
-        last = inst.encode(trace.states[-1])
+        # the state the violation was found in: the last one, or the one a breaking step starts from
+        k = -2 if trace.meta.get("violated_by_last_step") else -1
+        last = inst.encode(trace.states[k])
         result.violated = [i.name for i in model.invariants if not eval_holds(i.body, inst, last)]
-        result.verdict, result.trace = "violated", with_offending_step(inst, trace, model.invariant(trace.violation))
     elif u.reason is not None:
         result.verdict, result.reason = "undetermined", u.reason
     result.seconds = time.perf_counter() - t0

@@ -46,6 +46,7 @@ from ..explicit.evaluate import with_offending_step
 from ..lang.domains import RangeDomain, SortDomain, Value
 from ..lang.expr import Local, Quant, conj
 from ..lang.spec import Action, Invariant, Model
+from ..trace import Trace
 from .bmc import Unrolling
 from .cti import Classifier, Cti
 from .encode import Encoding, StateSyms
@@ -376,9 +377,15 @@ def _reachable_ctis(
     assert inst is not None
     by_name = {p.name: p for p in group}
     for f in found:
-        last = f.trace.steps[-1]
+        head = f.trace
+        if head.meta.get("violated_by_last_step"):
+            # the search ends a step invariant's run with the step that breaks it: the CTI is the
+            # step before, into the state that enables it
+            head = Trace(head.model, head.variant, head.sizes, head.states[:-1], head.steps[:-1],
+                         violation=head.violation, meta={k: v for k, v in head.meta.items() if k != "violated_by_last_step"})
+        last = head.steps[-1]
         action = model.action(last.action)
-        pre, post = inst.encode(f.trace.states[-2]), inst.encode(f.trace.states[-1])
+        pre, post = inst.encode(head.states[-2]), inst.encode(head.states[-1])
         for name in f.violated:
             if name not in by_name or rows[name].cti is not None:
                 continue
@@ -391,8 +398,8 @@ def _reachable_ctis(
             if cti.classification == "unclassified":
                 # The exploration stopped before meeting the pre-state; the replayed bounded run
                 # still shows it reachable.
-                f.trace.violation = name
-                trace = with_offending_step(inst, f.trace, by_name[name])
+                head.violation = name
+                trace = with_offending_step(inst, head, by_name[name])
                 cti.classification, cti.trace, cti.trace_from = "reachable", trace, "bmc"
                 cti.note = f"a replayed bounded run reaches the pre-state, so {name} fails after {len(trace)} steps"
             rows[name].cti = cti
