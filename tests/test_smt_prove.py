@@ -252,6 +252,23 @@ def test_every_lemma_is_needed():
         assert _breaks(m, [x for x in all_lemmas if x is not lem]), lem.name
 
 
+@pytest.mark.parametrize("dropped, broken, slot", [
+    ("saved_select_is_own", "guest_sees_only_its_own", "saved_sel"),
+    ("guest_mode_handler_idle", "passthrough_implies_ownership", "in_guest"),
+])
+def test_without_a_lemma_the_proof_fails_with_an_unreachable_cti_that_points_at_it(dropped, broken, slot):
+    """The proof without the lemma is not a proof: the property it supported gets a CTI the
+    explorer classifies unreachable (not a bug), whose core names the variable the lemma is about."""
+    m = model("v8")
+    r = prove(m, [x for x in lemmas(m) if x.name != dropped], cti_depth=0)
+    assert r.verdict == "unproven"
+    row = r.row(broken)
+    assert row.status == "not inductive" and row.cti.classification == "unreachable"
+    assert slot in row.cti.core_text()
+    lem = next(x for x in lemmas(m) if x.name == dropped)
+    assert not holds(lem.body, row.cti.instance, row.cti.pre)  # the lemma rules the pre-state out
+
+
 def test_the_warn_step_lemma_exists_where_the_step_does_and_is_needed_there():
     assert "created_event_exists" not in {lem.name for lem in lemmas(model("v8"))}
     m = model("v8-unfused")
