@@ -63,7 +63,7 @@ def run(capsys, *args):
     return code, out, err
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def proved(variant: str, all_sizes: bool):
     m = model(variant)
     return prove(m, lemmas(m), all_sizes=all_sizes)

@@ -43,7 +43,7 @@ from ..errors import EvaluationError, InternalError
 from ..explicit.evaluate import holds as eval_holds
 from ..explicit.evaluate import step as eval_step
 from ..explicit.evaluate import with_offending_step
-from ..lang.domains import RangeDomain, SortDomain, Value
+from ..lang.domains import RangeDomain, Value
 from ..lang.expr import Local, Quant, conj
 from ..lang.spec import Action, Invariant, Model
 from ..trace import Trace
