@@ -1,0 +1,80 @@
+"""What a differential run covered: models, states, engine runs, construct counts, known issues.
+
+One :data:`REPORT` per pytest session; the tests add to it and ``tests/conftest.py`` prints it
+in the terminal summary (and writes it as JSON to ``$LBRSPEC_DIFF_REPORT`` if set).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .genmodel import REGISTRY, active_constructs, pending_constructs
+
+
+@dataclass
+class Report:
+    models: Counter[str] = field(default_factory=Counter)  # per test
+    constructs: Counter[str] = field(default_factory=Counter)
+    states: int = 0
+    transitions: int = 0
+    with_error: int = 0
+    with_violation: int = 0
+    with_deadlock: int = 0
+    orbits: int = 0
+    rule_walks: int = 0
+    rule_steps: int = 0
+    bmc_layers: int = 0
+    spin_runs: int = 0
+    spin_counts: int = 0  # SPIN runs whose stored-state count was compared
+    engine_runs: Counter[str] = field(default_factory=Counter)
+    known: Counter[str] = field(default_factory=Counter)
+    seconds: Counter[str] = field(default_factory=Counter)
+    wall: dict[str, float] = field(default_factory=dict)  # per test
+
+    def add_seconds(self, what: str, s: float) -> None:
+        self.seconds[what] += s
+
+    def never_generated(self) -> list[str]:
+        return [c for c in active_constructs() if self.constructs[c] == 0]
+
+    def lines(self) -> list[str]:
+        total = sum(self.models.values())
+        out = [f"differential: {total} generated models ("
+               + ", ".join(f"{t}: {n}" + (f" in {self.wall[t]:.0f} s" if t in self.wall else "") for t, n in self.models.items()) + ")"]
+        out.append(f"  reference: {self.states:,} states, {self.transitions:,} transitions; models with a failing write "
+                   f"{self.with_error}, a violated invariant {self.with_violation}, a deadlock {self.with_deadlock}")
+        out.append("  engine checks: " + ", ".join(f"{e} {n}" for e, n in sorted(self.engine_runs.items())))
+        out.append(f"  rule machine: {self.rule_walks} walks, {self.rule_steps} steps; symmetry: {self.orbits:,} renaming classes; "
+                   f"bmc: {self.bmc_layers} k-step layers; spin: {self.spin_runs} runs, {self.spin_counts} state counts compared")
+        out.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(self.seconds.items())))
+        if self.known:
+            out.append("  KNOWN DISAGREEMENTS (xfail regressions in tests/differential/test_regressions.py): "
+                       + ", ".join(f"{k} x{n}" for k, n in self.known.items()))
+        groups: dict[str, list[str]] = {}
+        for name in active_constructs():
+            groups.setdefault(REGISTRY[name].group, []).append(f"{name} {self.constructs[name]}")
+        out.append("  constructs generated:")
+        for g, items in groups.items():
+            out.append(f"    {g}: " + ", ".join(items))
+        missing = self.never_generated()
+        if missing:
+            out.append(f"  NEVER GENERATED: {', '.join(missing)}")
+        pend = pending_constructs()
+        if pend:
+            out.append(f"  pending (language features not on this branch): {', '.join(c.name for c in pend)}")
+        return out
+
+    def as_json(self) -> str:
+        return json.dumps({
+            "models": dict(self.models), "constructs": dict(self.constructs), "states": self.states,
+            "transitions": self.transitions, "with_error": self.with_error, "with_violation": self.with_violation,
+            "with_deadlock": self.with_deadlock, "orbits": self.orbits, "rule_walks": self.rule_walks,
+            "rule_steps": self.rule_steps, "bmc_layers": self.bmc_layers, "spin_runs": self.spin_runs,
+            "spin_counts": self.spin_counts, "engine_runs": dict(self.engine_runs), "known": dict(self.known),
+            "seconds": dict(self.seconds), "wall": self.wall, "never_generated": self.never_generated(),
+        }, indent=1, sort_keys=True)
+
+
+REPORT = Report()

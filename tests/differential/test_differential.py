@@ -1,0 +1,168 @@
+"""Differential tests: random small models (``genmodel.models``) on which every engine must give
+the reference evaluator's answers (what is compared is listed in ``engines.py``).
+
+Why: each engine re-implements the semantics of the same model data (partial evaluation to
+Python and to numpy, symmetry reduction, a Z3 encoding, a Promela translation, a Hypothesis
+state machine); the guest-LBR model exercises only the constructs it happens to use, at the
+sizes it happens to have.  Random models reach the corners: out-of-range writes, deadlocks next
+to violations, unions without constants, whole-variable updates of scalars, syncs passing
+literals...  A disagreement fails the test with the (shrunk) model printed as a listing.
+
+Profiles (``LBRSPEC_DIFF_PROFILE``):
+
+* ``ci`` (default; what ``python -m pytest`` runs): 500 models through the explicit engines and
+  the rule machine, 150 through Z3, 100 through SPIN (a gcc compile each); derandomised, so the
+  same models every run;
+* ``long``: 10,000 models through each (SPIN: about an hour and a half per 10,000 on two
+  cores), for a run on demand.
+
+``LBRSPEC_DIFF_SEED=<int>`` draws other models (not derandomised); ``LBRSPEC_DIFF_STRICT=1``
+fails on the known disagreements too; ``LBRSPEC_DIFF_REPORT=<file>`` writes the run's report
+as JSON.  The slow tests are marked ``slow`` (``-m "not slow"`` skips them).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from lbrspec.export.spin import spin_available
+
+from .engines import ALL_EXPLICIT, Case, check_bmc, check_spin
+from .genmodel import GeneratedModel, active_constructs, models
+from .report import REPORT
+
+
+@dataclass(frozen=True)
+class Profile:
+    explicit: int  # models through both explorers, symmetry reduction and the rule machine
+    smt: int  # models through Z3 (k-step states and bounded model checking)
+    spin: int  # models through SPIN
+
+
+PROFILES = {"ci": Profile(500, 150, 100), "long": Profile(10_000, 10_000, 10_000)}
+PROFILE_NAME = os.environ.get("LBRSPEC_DIFF_PROFILE", "ci")
+PROFILE = PROFILES[PROFILE_NAME]
+SEED = os.environ.get("LBRSPEC_DIFF_SEED")
+
+
+def diff_settings(n: int):
+    """Settings of a differential test over ``n`` models: derandomised unless a seed is given,
+    no deadline, no example database, shrinking on (a failure prints the smallest model)."""
+    s = settings(
+        max_examples=n, derandomize=SEED is None, database=None, deadline=None, print_blob=False,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink], report_multiple_bugs=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.nested_given,
+                               HealthCheck.large_base_example],
+    )
+
+    def apply(fn):
+        fn = s(fn)
+        return seed(int(SEED))(fn) if SEED is not None else fn
+
+    return apply
+
+
+def _record(test: str, case: Case) -> None:
+    REPORT.models[test] += 1
+    REPORT.constructs.update(case.gm.constructs)
+    ref = case.ref
+    REPORT.states += len(ref.states)
+    REPORT.transitions += ref.transitions
+    REPORT.with_error += bool(ref.errors)
+    REPORT.with_violation += any(ref.violated)
+    REPORT.with_deadlock += bool(ref.deadlocks())
+
+
+def _timed(test: str, run) -> int:
+    before = REPORT.models[test]
+    t0 = time.perf_counter()
+    run()
+    REPORT.wall[test] = REPORT.wall.get(test, 0.0) + time.perf_counter() - t0
+    return REPORT.models[test] - before
+
+
+@pytest.mark.slow
+def test_explicit_engines_and_rule_machine_agree_with_the_reference():
+    """The profile's models through the compiled and vector explorers, symmetry reduction and
+    the rule machine; every registered construct must have been generated."""
+
+    @diff_settings(PROFILE.explicit)
+    @given(models())
+    def run(gm: GeneratedModel) -> None:
+        case = Case(gm)
+        _record("explicit", case)
+        if case.initial_values_in_range():
+            for check in ALL_EXPLICIT:
+                check(case)
+
+    n = _timed("explicit", run)
+    assert n >= PROFILE.explicit, f"only {n} models were checked"
+    missing = REPORT.never_generated()
+    assert not missing, f"constructs registered but never generated in {n} models: {missing}"
+
+
+def test_a_few_models_agree_quickly():
+    """The same checks on a few models, for a quick tier that skips ``slow``."""
+
+    @diff_settings(25)
+    @given(models())
+    def run(gm: GeneratedModel) -> None:
+        case = Case(gm)
+        _record("quick", case)
+        if case.initial_values_in_range():
+            for check in ALL_EXPLICIT:
+                check(case)
+
+    _timed("quick", run)
+
+
+@pytest.mark.slow
+def test_z3_agrees_with_the_reference():
+    """States reachable in exactly k steps and the shortest violation, from Z3."""
+
+    @diff_settings(PROFILE.smt)
+    @given(models())
+    def run(gm: GeneratedModel) -> None:
+        case = Case(gm)
+        _record("z3", case)
+        if case.initial_values_in_range():
+            check_bmc(case)
+
+    n = _timed("z3", run)
+    assert n >= PROFILE.smt
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not spin_available() and not os.environ.get("LBRSPEC_REQUIRE_TOOLS"), reason="spin and gcc are not installed")
+def test_spin_agrees_with_the_reference():
+    """SPIN on the exported Promela: state counts and first errors."""
+
+    @diff_settings(PROFILE.spin)
+    @given(models())
+    def run(gm: GeneratedModel) -> None:
+        case = Case(gm)
+        _record("spin", case)
+        if case.initial_values_in_range():
+            check_spin(case)
+
+    n = _timed("spin", run)
+    assert n >= PROFILE.spin
+
+
+def test_the_generator_alone_uses_every_registered_construct():
+    """Generation only (no engine), fast: a construct no model uses shows here first."""
+    seen: Counter[str] = Counter()
+
+    @diff_settings(300)
+    @given(models())
+    def run(gm: GeneratedModel) -> None:
+        seen.update(gm.constructs)
+
+    run()
+    assert [c for c in active_constructs() if not seen[c]] == []
