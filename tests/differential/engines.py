@@ -680,6 +680,16 @@ def _k_spin_write_only(case: Case, f: Finding) -> bool:
     return not promela_reads_state(to_promela(case.inst, invariants=inv if isinstance(inv, list) else None))
 
 
+def _k_promela_empty_do(case: Case, f: Finding) -> bool:
+    """No action binding can ever fire (every guard folds to false): the export writes a
+    ``do`` loop without options, which SPIN rejects as a syntax error."""
+    import re
+
+    from lbrspec.export.promela import to_promela
+
+    return f.kind == "crash" and "spin" in str(f.detail) and re.search(r"\n\s*do\n\s*od\n", to_promela(case.inst)) is not None
+
+
 def _k_initial_range(case: Case, f: Finding) -> bool:
     return f.kind == "initial-range"
 
@@ -721,6 +731,12 @@ KNOWN_ISSUES: list[KnownIssue] = [
         "when no guard, update or asserted invariant reads a variable, SPIN treats the state array as write-only "
         "and leaves it out of the state vector (spin -a without -o2), so it stores fewer states than lbrspec + 1",
         "test_spin_counts_states_of_a_model_that_reads_no_variable", _k_spin_write_only,
+    ),
+    KnownIssue(
+        "promela-empty-do-loop", ("spin",),
+        "when every action binding's guard folds to false, the Promela export writes 'do od' with no option, "
+        "which spin -a rejects (syntax error); lbrspec reports the deadlock",
+        "test_spin_runs_a_model_whose_actions_are_never_enabled", _k_promela_empty_do,
     ),
     KnownIssue(
         "symmetry-goal-over-enum-or-union-crashes", ("vector+symmetry",),

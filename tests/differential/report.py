@@ -16,7 +16,9 @@ from .genmodel import REGISTRY, active_constructs, pending_constructs
 @dataclass
 class Report:
     models: Counter[str] = field(default_factory=Counter)  # per test
-    constructs: Counter[str] = field(default_factory=Counter)
+    constructs: Counter[str] = field(default_factory=Counter)  # over every test's models
+    constructs_by_test: dict[str, Counter[str]] = field(default_factory=dict)
+    digests: dict[str, list[str]] = field(default_factory=dict)  # per test: a digest of each model's listing
     states: int = 0
     transitions: int = 0
     with_error: int = 0
@@ -36,13 +38,31 @@ class Report:
     def add_seconds(self, what: str, s: float) -> None:
         self.seconds[what] += s
 
-    def never_generated(self) -> list[str]:
-        return [c for c in active_constructs() if self.constructs[c] == 0]
+    def add_model(self, test: str, constructs: Counter[str], listing: str) -> None:
+        import hashlib
+
+        self.models[test] += 1
+        self.constructs.update(constructs)
+        self.constructs_by_test.setdefault(test, Counter()).update(constructs)
+        self.digests.setdefault(test, []).append(hashlib.sha1(listing.encode()).hexdigest()[:16])
+
+    def never_generated(self, test: str | None = None) -> list[str]:
+        counts = self.constructs if test is None else self.constructs_by_test.get(test, Counter())
+        return [c for c in active_constructs() if counts[c] == 0]
+
+    def shared(self, test: str, other: str = "explicit") -> tuple[int, int]:
+        """How many of ``test``'s models are also models of ``other``."""
+        a, b = self.digests.get(test, []), set(self.digests.get(other, []))
+        return sum(1 for x in a if x in b), len(a)
 
     def lines(self) -> list[str]:
         total = sum(self.models.values())
         out = [f"differential: {total} generated models ("
                + ", ".join(f"{t}: {n}" + (f" in {self.wall[t]:.0f} s" if t in self.wall else "") for t, n in self.models.items()) + ")"]
+        if "explicit" in self.digests:
+            same = [f"{t} {k}/{n}" for t in self.digests if t != "explicit" for k, n in [self.shared(t)]]
+            if same:
+                out.append("  models also checked by the explicit-engine test: " + ", ".join(same))
         out.append(f"  reference: {self.states:,} states, {self.transitions:,} transitions; models with a failing write "
                    f"{self.with_error}, a violated invariant {self.with_violation}, a deadlock {self.with_deadlock}")
         out.append("  engine checks: " + ", ".join(f"{e} {n}" for e, n in sorted(self.engine_runs.items())))

@@ -231,6 +231,26 @@ def test_spin_counts_states_of_a_model_that_reads_no_variable(tmp_path):
     assert r.errors == 0 and r.states == explore(inst).states + SPIN_EXTRA_STATES
 
 
+def never_enabled() -> Model:
+    """The only action's guard is ``false``: every initial state is a deadlock."""
+    spec = _spec()
+    m = spec.machine("m")
+    x = m.var("x", BOOL, init=True)
+    m.transition("never", guard=False, updates=[x().becomes(False)])
+    spec.invariant("anything", x() | ~x(), doc="a tautology")
+    return _build(spec)
+
+
+@needs_spin
+@pytest.mark.xfail(strict=True, reason="known disagreement: every guard folds to false, so the Promela export writes a "
+                   "'do od' loop with no option, which spin -a rejects as a syntax error; lbrspec reports a deadlock")
+def test_spin_runs_a_model_whose_actions_are_never_enabled(tmp_path):
+    inst = Instance(never_enabled())
+    assert explore(inst).violation.kind == "deadlock"
+    r = run_spin(inst, tmp_path)
+    assert r.errors >= 1 and "invalid end state" in r.output
+
+
 # -- the differential checks find each of them -----------------------------------------------------------------------
 
 
@@ -256,6 +276,7 @@ FINDERS: list[tuple[str, Callable[[], Model], Callable[[Case], None]]] = [
 ]
 if spin_available():
     FINDERS.append(("spin-drops-write-only-state", reads_no_variable, engines.check_spin))
+    FINDERS.append(("promela-empty-do-loop", never_enabled, engines.check_spin))
 
 
 @pytest.mark.parametrize("key, build, check", FINDERS, ids=[f"{k}-{c.__name__}" for k, _, c in FINDERS])
