@@ -470,7 +470,7 @@ class ModelGen:
         nmach = self.num(1, L.max_machines)
         names = [f"m{i}" for i in range(nmach)]
         infos: list[MachineInfo] = []
-        for i, name in enumerate(names):
+        for name in names:
             others = [o for o in names if o != name]
             reads = [o for o in others if self.chance(40)]
             self.count("machine")

@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from lbrspec.errors import EvaluationError
-from lbrspec.explicit.evaluate import holds
+from lbrspec.explicit.evaluate import evaluate, holds
 from lbrspec.explicit.evaluate import step as eval_step
 from lbrspec.explicit.instance import Instance, State
 from lbrspec.lang.domains import SortDomain, UnionDomain
 from lbrspec.lang.expr import expand
-from lbrspec.lang.spec import Action
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,7 @@ class Reference:
     errors: list[StepError] = field(default_factory=list)
     violated: list[tuple[str, ...]] = field(default_factory=list)
     initial: list[int] = field(default_factory=list)
+    _goals: dict[str, bool] | None = None
 
     # -- figures ------------------------------------------------------------------------------------
     @property
@@ -146,35 +146,31 @@ class Reference:
     def goals_reached(self) -> dict[str, bool]:
         """Every goal: some reachable state (for every binding of its parameters) or some
         reachable step containing its transition, from a state satisfying its body."""
-        inst = self.inst
-        out: dict[str, bool] = {}
-        for g in inst.model.goals:
-            body = expand(g.body)
-            if g.on is None:
-                out[g.name] = all(
-                    any(holds(body, inst, s, dict(zip(g.params, b))) for s in self.states)
-                    for b in inst.bindings(g.params)
-                )
-                continue
-            reached = False
-            for sid, edges in enumerate(self.out):
-                for e in edges:
-                    a = inst.model.actions[e.action]
-                    env = dict(zip(a.params, e.params))
-                    for part in a.parts:
-                        if part.transition is g.on:
-                            from lbrspec.explicit.evaluate import evaluate
+        if self._goals is None:
+            inst = self.inst
+            self._goals = {}
+            for g in inst.model.goals:
+                body = expand(g.body)
+                if g.on is None:
+                    self._goals[g.name] = all(
+                        any(holds(body, inst, s, dict(zip(g.params, b))) for s in self.states) for b in inst.bindings(g.params)
+                    )
+                else:
+                    self._goals[g.name] = any(self._step_reaches(g.on, body, sid, e) for sid in range(len(self.states)) for e in self.out[sid])
+        return self._goals
 
-                            args = [int(evaluate(expand(x), inst, self.states[sid], env)) for x in part.args]
-                            if holds(body, inst, self.states[sid], dict(zip(g.on.params, args))):
-                                reached = True
-                                break
-                    if reached:
-                        break
-                if reached:
-                    break
-            out[g.name] = reached
-        return out
+    def _step_reaches(self, transition, body, sid: int, e: Edge) -> bool:
+        """Whether step ``e`` from ``sid`` contains ``transition`` and starts where ``body``
+        holds with the transition's parameters bound to its arguments in the step."""
+        a = self.inst.model.actions[e.action]
+        env = dict(zip(a.params, e.params))
+        s = self.states[sid]
+        for part in a.parts:
+            if part.transition is transition:
+                args = [int(evaluate(expand(x), self.inst, s, env)) for x in part.args]
+                if holds(body, self.inst, s, dict(zip(transition.params, args))):
+                    return True
+        return False
 
     def bad_depth(self) -> int | None:
         """The length of a shortest run ending in an invariant violation or a failing step
@@ -186,10 +182,7 @@ class Reference:
     # -- runs of exactly k steps --------------------------------------------------------------------
     def frontier(self, k: int) -> set[State]:
         """The states at the end of runs of exactly ``k`` steps (not only the new ones)."""
-        cur = set(self.initial)
-        for _ in range(k):
-            cur = {e.target for s in cur for e in self.out[s]}
-        return {self.states[s] for s in cur}
+        return {self.states[s] for s in self.frontier_ids(k)}
 
     def frontier_ids(self, k: int) -> set[int]:
         cur = set(self.initial)
@@ -287,6 +280,3 @@ def _rename_value(inst: Instance, dom, code: int, perm: Renaming) -> int:
                 return off + perm[s][code - off]
     return code
 
-
-def action_by_name(inst: Instance, name: str) -> Action:
-    return inst.model.action(name)
