@@ -50,6 +50,9 @@ class Profile:
 PROFILES = {"ci": Profile(500, 4), "long": Profile(10_000, 1)}
 PROFILE_NAME = os.environ.get("LBRSPEC_DIFF_PROFILE", "ci")
 PROFILE = PROFILES[PROFILE_NAME]
+if os.environ.get("LBRSPEC_DIFF_MODELS"):  # another number of models (SPIN: the profile's share of them)
+    PROFILE = Profile(int(os.environ["LBRSPEC_DIFF_MODELS"]), PROFILE.spin_every,
+                      min(PROFILE.spin_min, int(os.environ["LBRSPEC_DIFF_MODELS"]) // (2 * PROFILE.spin_every)))
 SEED = os.environ.get("LBRSPEC_DIFF_SEED")
 
 

@@ -23,7 +23,7 @@ from lbrspec.explicit.explore import explore
 from lbrspec.explicit.instance import Instance
 from lbrspec.explicit.vexplore import explore_vector
 from lbrspec.export.spin import run_spin, spin_available
-from lbrspec.lang import ANY, BOOL, TRUE, EnumDomain, RangeDomain, Sort, Spec, Variant, exists, forall
+from lbrspec.lang import ANY, BOOL, TRUE, EnumDomain, RangeDomain, Sort, Spec, Variant, exists, forall, ite
 from lbrspec.lang.spec import Model
 from lbrspec.pbt import rule_machine
 from lbrspec.smt.bmc import bmc
@@ -154,6 +154,27 @@ def test_vector_explorer_reports_the_reference_explorers_first_violation():
     assert (fast.violation.kind, fast.violation.names, len(fast.violation.trace)) == ("invariant", ["not_two"], 1)
 
 
+# -- 4b. not ite(c, x, False) in numpy -------------------------------------------------------------------------------
+
+
+def negated_ite_with_constant_branch() -> Model:
+    """``x`` starts true; the invariant ``not ite(x, x, False)`` is false in the initial state."""
+    spec = _spec()
+    m = spec.machine("m")
+    x = m.var("x", BOOL, init=True)
+    m.transition("idle")
+    spec.invariant("not_x", ~ite(x(), x(), False), doc="x is false (it is not)")
+    return _build(spec)
+
+
+@pytest.mark.xfail(strict=True, reason="known disagreement: vcompile writes ite(x, x, False) as np.where(x, x, 0), an "
+                   "int64 array, and ~ on it is a bitwise not (-2, -1: both true), so the vector explorer finds no violation")
+def test_vector_explorer_negates_an_ite_with_a_constant_branch():
+    inst = Instance(negated_ite_with_constant_branch())
+    assert explore(inst).violated == "not_x"
+    assert explore_vector(inst).violated == "not_x"
+
+
 # -- 5. symmetry and a goal over an enum ---------------------------------------------------------------------------
 
 COLOR = EnumDomain("color", ["RED", "GREEN"])
@@ -271,6 +292,8 @@ FINDERS: list[tuple[str, Callable[[], Model], Callable[[Case], None]]] = [
     ("constant-write-checked-at-compile-time", unreachable_constant_write, engines.check_rule_machine),
     ("constant-write-unchecked-in-vector", reachable_constant_write, engines.check_vector),
     ("vector-deadlock-before-earlier-violation", deadlock_beside_violation, engines.check_vector),
+    ("vector-negated-ite-with-constant-branch", negated_ite_with_constant_branch, engines.check_vector),
+    ("vector-negated-ite-with-constant-branch", negated_ite_with_constant_branch, engines.check_symmetry),
     ("symmetry-goal-over-enum-or-union-crashes", goal_over_enum, engines.check_symmetry),
     ("initial-value-out-of-range", initial_value_out_of_range, _initial_check),
 ]
