@@ -737,7 +737,7 @@ def _k_vector_int_ite(case: Case, f: Finding) -> bool:
     if f.kind not in ("violation", "verdict", "states", "transitions", "deadlocks", "goals", "orbits", "incomplete"):
         return False
     src = compile_vector(case.inst).source
-    return "~np.where(" in src and re.search(r"np\.where\((?:[^()]|\([^()]*\))*?, [01]\)", src) is not None
+    return "~np.where(" in src and re.search(r"np\.where\([^\n]*?, [01][,)]", src) is not None
 
 
 def _k_initial_range(case: Case, f: Finding) -> bool:

@@ -302,12 +302,10 @@ class ModelGen:
         self.unions: list[UnionDomain] = []
         self.ranges: list[RangeDomain] = []
         self.vars: list[Var] = []
-        self.owner: dict[Var, Machine] = {}
         self.init_text: dict[Var, str] = {}
         self.defs: list[GenDef] = []
         self.transitions: list[tuple[Transition, "MachineInfo"]] = []
         self.universe = 1
-        self.notes: list[str] = []
         self._q = 0
 
     # -- drawing helpers (each shrinks towards the simplest choice) --------------------------------
@@ -530,7 +528,6 @@ class ModelGen:
         init, text = self.initial(dom, index)
         v = info.machine.var(name, dom, index=list(index), init=init)
         self.vars.append(v)
-        self.owner[v] = info.machine
         self.init_text[v] = text
 
     def initial(self, dom: Domain, index: tuple[Sort, ...]) -> tuple[object, str]:
@@ -754,7 +751,11 @@ class ModelGen:
             self.count("invariant.random")
             depth = self.limits.max_depth + 1
             # often an implication (a condition, then a claim): false less often than a bare formula
-            body = implies(self.expr(ctx, BOOL, depth - 1), self.expr(ctx, BOOL, depth - 1)) if self.chance(50) else self.expr(ctx, BOOL, depth)
+            if self.chance(50):
+                self.count("implies")
+                body = implies(self.expr(ctx, BOOL, depth - 1), self.expr(ctx, BOOL, depth - 1))
+            else:
+                body = self.expr(ctx, BOOL, depth)
         spec.invariant(f"inv{k}", body, doc=f"generated invariant {k}")
 
     def true_formula(self, ctx: Ctx) -> Expr:
@@ -765,20 +766,27 @@ class ModelGen:
             v = self.pick(self.vars)
             qs = tuple(Local(self.fresh("q"), SortDomain(s)) for s in v.index)
             cur = v[qs] if v.index else v()
+            self.count("read.indexed" if v.index else "read.scalar")
+            used: list[str]
             if isinstance(v.dom, RangeDomain):
-                body = (cur <= v.dom.hi) & (v.dom.lo <= cur)
+                body, used = (cur <= v.dom.hi) & (v.dom.lo <= cur), ["le", "and"]
             elif isinstance(v.dom, EnumDomain):
-                body = cur.in_(*v.dom.members)
+                body, used = cur.in_(*v.dom.members), ["in_"]
             elif isinstance(v.dom, UnionDomain):
-                body = _disj_tags(cur, v.dom)
+                body, used = _disj_tags(cur, v.dom), ["is_", "or"]
             elif isinstance(v.dom, BoolDomain):
-                body = cur | ~cur
+                body, used = cur | ~cur, ["or", "not"]
             else:
-                body = cur == cur
+                body, used = cur == cur, ["eq"]
             for q in reversed(qs):
                 body = Quant(True, q, body)
+                used.append("forall.sort")
+            for c in used:
+                self.count(c)
             return body
         e = self.expr(ctx, BOOL, self.limits.max_depth)
+        for c in (["implies"] if form == "implies" else ["or", "not"]):
+            self.count(c)
         return implies(e, e) if form == "implies" else (e | ~e)
 
     def goal(self, spec: Spec, k: int, ctx: Ctx) -> None:
