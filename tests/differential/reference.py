@@ -191,6 +191,10 @@ class Reference:
         return cur
 
     # -- symmetry -----------------------------------------------------------------------------------
+    def orbit_of(self, state: State) -> State:
+        """The least renaming of ``state`` (its renaming class's representative)."""
+        return min(rename(self.inst, state, r) for r in renamings(self.inst))
+
     def orbits(self) -> dict[State, list[int]]:
         """The renaming classes of the reachable states: least renaming -> member states."""
         group = renamings(self.inst)

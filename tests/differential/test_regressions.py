@@ -292,6 +292,7 @@ FINDERS: list[tuple[str, Callable[[], Model], Callable[[Case], None]]] = [
     ("constant-write-checked-at-compile-time", unreachable_constant_write, engines.check_rule_machine),
     ("constant-write-unchecked-in-vector", reachable_constant_write, engines.check_vector),
     ("vector-deadlock-before-earlier-violation", deadlock_beside_violation, engines.check_vector),
+    ("vector-deadlock-before-earlier-violation", deadlock_beside_violation, engines.check_symmetry),
     ("vector-negated-ite-with-constant-branch", negated_ite_with_constant_branch, engines.check_vector),
     ("vector-negated-ite-with-constant-branch", negated_ite_with_constant_branch, engines.check_symmetry),
     ("symmetry-goal-over-enum-or-union-crashes", goal_over_enum, engines.check_symmetry),
