@@ -118,7 +118,8 @@ def _variant(name: str, description: str, kind: str, expected: str | None, patch
         if k not in sw:
             raise KeyError(k)
         sw[k] = v
-    return Variant(name, description, kind=kind, expected=expected, patch=patch(patch_no) if patch_no else "", switches=sw)
+    return Variant(name, description, kind=kind, expected=expected, patch=patch(patch_no) if patch_no else "", switches=sw,
+                   changed=tuple(changes))
 
 
 #: The variants: the v8 design, the alternatives its changelog fixed (DOMAIN.md §3), and
@@ -250,8 +251,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     if variant not in VARIANTS and variant not in LIVENESS_VARIANTS:
         raise InputError(f"unknown variant {variant!r}; known: {', '.join([*VARIANTS, *LIVENESS_VARIANTS])}")
     var = VARIANTS.get(variant) or LIVENESS_VARIANTS[variant]
-    sw = var.switches
-    spec = Spec("guest_lbr", sorts=[V, P, H], doc=__doc__ or "", default_sizes=DEFAULT_SIZES)
+    spec = Spec("guest_lbr", sorts=[V, P, H], doc=__doc__ or "", default_sizes=DEFAULT_SIZES, variant=var)
+    sw = spec.switches
 
     # -- variables ---------------------------------------------------------------------------
     vm = spec.machine("vm", doc="The VM's opt-in to guest LBR.", patch=patch(3))
@@ -829,7 +830,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         doc="A guest with pass-through has its own branch records in the LBR (isolation is not vacuous).",
         patch=patch(11),
     )
-    return spec.build(var)
+    return spec.build()
 
 
 # -- liveness (DOMAIN.md §4) ---------------------------------------------------------------------
@@ -916,3 +917,68 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
             fairness=lambda v: platform(v) + keeps_using(v),
         ),
     )
+
+
+# -- the model-module protocol (lbrspec.modelref): what the commands read besides build() -------
+#: ``lbrspec prove`` strengthens the invariants with the lemmas of ``proofs/``, imported only then.
+LEMMAS = "lbrspec_proofs"
+
+SORT_PLURALS = {"host_user": "host LBR users"}
+
+#: Projections drawn in the generated docs' analysis page: (file stem, title, terms).
+DOC_PROJECTIONS = (
+    ("event-passthrough-owner", "One vCPU's event, its pass-through, and who holds the LBR of its pCPU",
+     ["ev[v0]", "passthru[v0]", "owns(v0, cpu[v0])", "pinned_holds(cpu[v0])"]),
+    ("handler-ownership", "KVM's LBR handler against ownership",
+     ["pc[v0]", "in_guest[v0]", "passthru[v0]", "owns(v0, cpu[v0])"]),
+    ("host-user-and-ownership", "A host LBR user against whether one vCPU's event holds its pCPU's LBR",
+     ["hu[h0]", "owns(v0, cpu[v0])"]),
+)
+
+DOC_TEXT = {
+    "cites": "the patch of the v8 series",
+    "variants": "The v8 design, the design alternatives its changelog fixed, and mutants; each breaks the "
+                "property named.",
+    "docstring": "The model's docstring, with the modelling assumptions A1 to A7:",
+    "citations_heading": "Patches it reflects",
+    "no_citations": "No patch of the series is cited by this machine, its transitions, or the properties that "
+                    "read its variables.",
+    "lanes": "between the guest, KVM, the perf core, the host LBR user and the IPI",
+    "fairness_intro": "Time slices ending and IPI delivery are weakly fair, as DOMAIN.md §4 says; scheduling a "
+                      "thread in, KVM's progress and the guest's use of LBR are strongly fair. With weaker "
+                      "assumptions v8 fails the first pass-through property, with these lassos:",
+    "fairness_column": "lasso on v8 (v0)",
+    "liveness_rows": "One line per property and vCPU",
+    "alternative": "design alternative fixed by the v8 changelog",
+}
+
+
+def doc_fairness_demos(props: tuple[Liveness, ...]) -> list[tuple]:
+    """What the strong-fairness assumptions buy, for the generated docs: the first pass-through
+    property checked for v0 with weaker assumptions, which v8 then fails.  Each item is (file
+    stem, title, explanation, property, sizes or None for the default instance, binding)."""
+    import dataclasses
+
+    prop = props[0]
+    weak_sched = dataclasses.replace(prop, fairness=tuple(
+        dataclasses.replace(f, kind=WEAK) if f.action == "sched_in" else f for f in prop.fairness))
+    weak_only = dataclasses.replace(
+        prop, fairness=tuple(dataclasses.replace(f, kind=WEAK) for f in prop.fairness))
+    no_reentry = dataclasses.replace(prop, fairness=tuple(f for f in prop.fairness if f.when is None))
+    v0 = {"v": "v0"}
+    return [
+        # with more vCPU threads than pCPUs a pCPU is idle only now and then: a weakly fair
+        # scheduler may starve a thread
+        ("fairness-weak-scheduler", f"{prop.name} with a weakly fair scheduler, 2 vCPUs on 1 pCPU",
+         "Scheduling a thread in only weakly fair, on 2 vCPUs and 1 pCPU: the pCPU is idle only between one "
+         "thread's sched-out and the next sched-in, so a weakly fair scheduler may always pick the other "
+         "thread and starve this one.", weak_sched, {"vCPU": 2, "pCPU": 1, "host_user": 1}, v0),
+        ("fairness-weak-only", f"{prop.name} with weak fairness only",
+         "Every fairness condition weakened to weak fairness: the scheduler may preempt the vCPU thread at "
+         "the same point of KVM's handler forever, since the handler's next step is enabled only while the "
+         "thread runs.", weak_only, None, v0),
+        ("fairness-no-reentry", f"{prop.name} without the re-entry assumption",
+         "Strong fairness for KVM's progress, but no assumption that a thread holding pass-through re-enters "
+         "its guest: the scheduler preempts it every time between KVM's access and the VM-entry, and sched-in "
+         "intercepts the LBR MSRs again (patch 12).", no_reentry, None, v0),
+    ]

@@ -51,7 +51,7 @@ def test_each_machine_diagram_fits_on_a_screen_and_speaks_of_its_own_transitions
 def _control_key(g, view, s):
     out = []
     for v in view.control:
-        code = s[g.instance.slot(v, [0] * len(v.index))]
+        code = s[g.instance.slot_at(v, [0] * len(v.index))]
         val = v.dom.decode(code, g.instance.sizes)
         out.append(val.tag if isinstance(v.dom, UnionDomain) else val)
     return tuple(out)

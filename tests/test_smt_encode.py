@@ -237,7 +237,7 @@ def _unbounded_value(inst: Instance, e: Expr, state, env) -> int:
 
     s = enc.state("s")
     for sl, code in zip(inst.slots, state):
-        solver.add(s.read(sl.var, [elems[srt][i] for srt, i in zip(sl.var.index, sl.index)]) == value(sl.var.dom, code))
+        solver.add(s.read(sl.var, [elems[d.sort][i] for d, i in zip(sl.var.index, sl.index)]) == value(sl.var.dom, code))
     term = enc.expr(e, s, {x: value(x.dom, c) for x, c in env.items()})
     # The structure is determined up to isomorphism, so exactly one value must be possible.
     if isinstance(e.dom, RangeDomain):  # arithmetic may leave the nominal range: read the integer

@@ -209,8 +209,8 @@ class StateGraph:
 
 def _n_slots(inst: Instance, v) -> int:
     n = 1
-    for s in v.index:
-        n *= inst.sizes[s]
+    for d in v.index:
+        n *= d.size(inst.sizes)
     return n
 
 

@@ -29,7 +29,9 @@ def cli() -> None:
 
     Run `lbrspec check` to check every safety property of the v8 design exhaustively,
     `lbrspec check --variant NAME` to see how a design alternative breaks one, and
-    `lbrspec list` for the variants, invariants and goals.
+    `lbrspec list` for the models, variants, invariants and goals.  Every command takes
+    --model REF (a shipped model, a .py file or a module; a model file is Python and runs like
+    any import) and, where it builds an instance, --size SORT=N.
     """
 
 

@@ -10,7 +10,8 @@ from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
 from ..smt.bmc import BmcResult, bmc
 from ..trace.itf import write_itf
 from ..trace.text import render
-from .common import check_writable, emit_json, make_instance, size_options, variant_option
+from ..modelref import load_model
+from .common import SizeFlags, check_writable, emit_json, make_instance, model_option, size_options, variant_option
 
 DEFAULT_DEPTH = 10
 
@@ -65,6 +66,7 @@ def print_result(r: BmcResult, trace_out: str | None) -> None:
 
 
 @click.command("bmc")
+@model_option
 @variant_option
 @size_options
 @click.option("--depth", type=int, default=DEFAULT_DEPTH, show_default=True, metavar="K",
@@ -74,10 +76,9 @@ def print_result(r: BmcResult, trace_out: str | None) -> None:
 @click.option("--trace-out", type=str, default=None, metavar="FILE", help="Write the counterexample as ITF JSON to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def bmc_cmd(
+    model_ref: str | None,
     variant: str | None,
-    vcpus: int | None,
-    pcpus: int | None,
-    hosts: int | None,
+    sizes: SizeFlags,
     depth: int,
     timeout: float | None,
     trace_out: str | None,
@@ -96,7 +97,7 @@ def bmc_cmd(
         raise InputError(f"--depth must be at least 0, got {depth}")
     if timeout is not None and not timeout > 0:
         raise InputError(f"--timeout must be positive, got {timeout:g}")
-    inst = make_instance(variant, vcpus, pcpus, hosts)
+    inst = make_instance(load_model(model_ref), variant, sizes)
     check_writable(trace_out, "--trace-out")
     r = bmc(inst.model, inst.sizes_by_name(), depth=depth, timeout=timeout)
     written = None

@@ -10,10 +10,11 @@ from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
 from ..explicit.explore import ExploreResult, explore
 from ..explicit.vexplore import explore_vector
 from ..analysis.report import graph_report, report_json, report_lines
+from ..modelref import ModelModule, load_model
 from ..trace.itf import write_itf
 from ..trace.text import render
-from .diagram import instance_for
-from .common import Progress, check_writable, emit_json, positive, size_options, variant_option
+from .common import (Progress, SizeFlags, check_writable, emit_json, make_instance, model_option, positive, size_options,
+                     variant_option)
 
 
 def exit_code(verdict: str) -> int:
@@ -46,6 +47,7 @@ def result_json(r: ExploreResult, trace_out: str | None) -> dict[str, Any]:
         "states_per_second": round(r.states / r.seconds) if r.seconds > 0 else None,
         "engine": r.engine,
         "symmetry": r.symmetry,
+        "symmetry_notes": r.symmetry_notes,
         "bytes_per_state": round(r.bytes_per_state, 2) if r.bytes_per_state is not None else None,
         "violated": r.violated,
         "violations": viol.names if viol else [],
@@ -62,13 +64,16 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
     model = r.instance.model
     v = model.variant
     echo = click.echo
-    echo(f"lbrspec check: model {model.name}, variant {v.name} ({v.description.rstrip('.')}), {r.instance.describe()}")
+    echo(f"lbrspec check: model {model.name}, variant {v.name} ({v.description.rstrip('.')}), "
+         f"{r.instance.describe() or 'no index sorts'}")
     rate = f" ({r.states / r.seconds:,.0f} states/s)" if r.seconds > 0 else ""
     kind = "canonical states" if r.symmetry else "distinct states"
     echo(f"  {r.states:,} {kind}, {r.transitions:,} transitions, depth {r.depth}, {r.seconds:.2f} s{rate}")
-    if r.symmetry:
+    if r.symmetry and model.sorts:
         echo(f"  symmetry reduction: one state per renaming of {', '.join(s.name + 's' for s in model.sorts)} "
              f"({r.symmetry_group} renamings); --no-symmetry counts every state")
+        for note in r.symmetry_notes:
+            echo(f"  symmetry reduced for {note}")
     if not r.complete:
         echo(f"  exploration stopped early: {r.stop_reason}")
     viol = r.violation
@@ -113,6 +118,7 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
 
 
 @click.command("check")
+@model_option
 @variant_option
 @size_options
 @click.option("--max-states", type=int, default=None, metavar="K", help="Stop as undetermined after K distinct states.")
@@ -121,8 +127,8 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
 @click.option("--max-memory", type=int, default=None, metavar="MB",
               help="Stop as undetermined when the process's resident memory passes MB mebibytes.")
 @click.option("--symmetry/--no-symmetry", default=None,
-              help="Store one state per renaming of vCPUs, pCPUs and host users (exact for safety properties; "
-                   "on by default with the vector engine).")
+              help="Store one state per renaming of the elements of the model's sorts (vCPUs, pCPUs and host "
+                   "users for guest_lbr; exact for safety properties; on by default with the vector engine).")
 @click.option("--engine", type=click.Choice(["vector", "python"]), default="vector", show_default=True,
               help="vector: numpy over packed states (fast, compact); python: one state at a time (the reference explorer).")
 @click.option("--allow-deadlock", is_flag=True, help="Do not report states without enabled actions as violations.")
@@ -133,10 +139,9 @@ def print_result(r: ExploreResult, trace_out: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def check_cmd(
+    model_ref: str | None,
     variant: str | None,
-    vcpus: int | None,
-    pcpus: int | None,
-    hosts: int | None,
+    sizes: SizeFlags,
     max_states: int | None,
     max_seconds: float | None,
     trace_out: str | None,
@@ -157,6 +162,9 @@ def check_cmd(
 
     --analysis and --liveness explore the instance again keeping every edge; a liveness
     property that fails prints its lasso (a prefix and a loop) and makes the exit status 1.
+
+    --model selects another model (a shipped one, a .py file or a module); a model file is
+    Python and runs like any import.
     """
     positive(max_states, "--max-states")
     positive(max_memory, "--max-memory")
@@ -166,7 +174,11 @@ def check_cmd(
         symmetry = engine == "vector"
     if max_seconds is not None and not max_seconds > 0:
         raise InputError(f"--max-seconds must be positive, got {max_seconds:g}")
-    inst = instance_for(variant, vcpus, pcpus, hosts)
+    source = load_model(model_ref)
+    inst = make_instance(source, variant, sizes, liveness=True)
+    if liveness and not source.liveness(inst.model):
+        raise InputError(f"model {source.name} declares no liveness properties (no liveness(model) in its module); "
+                         "drop --liveness")
     check_writable(trace_out, "--trace-out")
     progress = Progress(enabled=not quiet)
     try:
@@ -202,7 +214,7 @@ def check_cmd(
     if r.violation is not None and trace_out:
         write_itf(r.violation.trace, trace_out, description=f"lbrspec check: shortest counterexample for {r.violation.names[0]}")
         written = trace_out
-    extra = graph_checks(inst, analysis, liveness, max_states, max_seconds) if (analysis or liveness) else None
+    extra = graph_checks(source, inst, analysis, liveness, max_states, max_seconds) if (analysis or liveness) else None
     lasso_out = None
     if extra is not None and written is None and trace_out and extra[0].first_lasso is not None:
         write_itf(extra[0].first_lasso, trace_out, description="lbrspec check: lasso of a liveness property")
@@ -227,11 +239,10 @@ def check_cmd(
     raise SystemExit(code)
 
 
-def graph_checks(inst, analysis: bool, liveness: bool, max_states: int | None, max_seconds: float | None):
+def graph_checks(source: ModelModule, inst, analysis: bool, liveness: bool, max_states: int | None,
+                 max_seconds: float | None):
     """Graph analysis and liveness on the full graph (see :mod:`lbrspec.analysis.report`)."""
-    from lbrspec_models import guest_lbr
-
-    props = guest_lbr.liveness(inst.model) if liveness else None
+    props = source.liveness(inst.model) if liveness else None
     # the analyses explore again, in full; a reduction the user asked for explicitly (--symmetry)
     # cannot apply to liveness, and is refused with the reason rather than silently ignored
     asked = click.get_current_context().params.get("symmetry")

@@ -2,38 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import click
 
 from ..errors import InputError
 from ..explicit.instance import Instance
 from ..lang.spec import Model
+from ..modelref import ModelModule
 
-SIZE_OPTIONS = (("vcpus", "vCPU"), ("pcpus", "pCPU"), ("hosts", "host_user"))
+#: The size shorthands: option name -> the sort it sizes (guest_lbr's sorts).
+SHORTHANDS = {"vcpus": "vCPU", "pcpus": "pCPU", "hosts": "host_user"}
 
-
-def load_model(variant: str) -> Model:
-    """Build the guest-LBR model for ``variant`` (the only model lbrspec ships)."""
-    from lbrspec_models import guest_lbr
-
-    return guest_lbr.build(variant)
-
-
-def variants() -> dict[str, Any]:
-    from lbrspec_models import guest_lbr
-
-    return guest_lbr.VARIANTS
+MODEL_HELP = ("The model: a shipped model's name (default: guest_lbr; `lbrspec list` shows them), a path to a "
+              ".py file, or an importable module name. A model file or module is Python and runs like any "
+              "import: use only models you trust. Trace files are data and are never executed.")
 
 
-def default_variant() -> str:
-    from lbrspec_models import guest_lbr
-
-    return guest_lbr.DEFAULT_VARIANT
+def model_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--model REF``; the command receives ``model_ref`` and loads it with
+    :func:`lbrspec.modelref.load_model`."""
+    return click.option("--model", "model_ref", default=None, metavar="REF", help=MODEL_HELP)(f)
 
 
 def variant_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,32 +36,97 @@ def variant_option(f: Callable[..., Any]) -> Callable[..., Any]:
         "--variant",
         default=None,
         metavar="NAME",
-        help="Design variant to check (default: v8). `lbrspec list` shows them all.",
+        help="Variant of the model to check (default: the model's default, v8 for guest_lbr). "
+             "`lbrspec list` shows them all.",
     )(f)
 
 
+@dataclass(frozen=True)
+class SizeFlags:
+    """Sort sizes asked on the command line (``--size SORT=N`` and the shorthands), checked
+    against a model only once it is loaded: ``given`` holds (option as typed, sort, size)."""
+
+    given: tuple[tuple[str, str, int], ...] = ()
+
+    @classmethod
+    def parse(cls, size: Sequence[str], shorthands: Mapping[str, int | None]) -> SizeFlags:
+        given: list[tuple[str, str, int]] = []
+        for opt, n in shorthands.items():
+            if n is not None:
+                if n < 1:
+                    raise InputError(f"--{opt} must be at least 1, got {n}")
+                given.append((f"--{opt} {n}", SHORTHANDS[opt], n))
+        for text in size:
+            sort, eq, num = text.rpartition("=")
+            if not eq or not sort.strip() or not num.strip().lstrip("-").isdigit():
+                raise InputError(f"--size {text}: expected SORT=N, e.g. --size vCPU=3")
+            n = int(num)
+            if n < 1:
+                raise InputError(f"--size {text}: a size must be at least 1")
+            given.append((f"--size {text}", sort.strip(), n))
+        seen: dict[str, tuple[str, int]] = {}
+        for opt, sort, n in given:
+            if sort in seen and seen[sort][1] != n:
+                raise InputError(f"{opt} contradicts {seen[sort][0]}")
+            seen.setdefault(sort, (opt, n))
+        return cls(tuple(given))
+
+    def __bool__(self) -> bool:
+        return bool(self.given)
+
+    def for_model(self, model: Model) -> dict[str, int]:
+        """The sizes by sort name; a sort the model does not have is refused, naming its sorts."""
+        sorts = [s.name for s in model.sorts]
+        out: dict[str, int] = {}
+        for opt, sort, n in self.given:
+            if sort not in sorts:
+                flag = opt if opt.startswith("--size") else opt.split(" ", 1)[0]
+                raise InputError(f"{flag}: model {model.name} has no sort {sort!r}; its sorts: "
+                                 f"{', '.join(sorts) or 'none'} (sizes are given as --size SORT=N)")
+            out[sort] = n
+        return out
+
+    def over(self, model: Model, recorded: Mapping[str, int], where: str) -> dict[str, int]:
+        """The sizes a trace file records (or implies) with the flags' added; a flag that
+        contradicts the file is refused, so a file never silently overrides an explicit flag."""
+        asked = self.for_model(model)
+        for opt, sort, n in self.given:
+            if sort in recorded and recorded[sort] != n:
+                raise InputError(f"{where}: the trace records {sort}={recorded[sort]}, which {opt} contradicts")
+        return {**recorded, **asked}
+
+
 def size_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--hosts", type=int, default=None, metavar="K", help="Number of host LBR users (default 1).")(f)
-    f = click.option("--pcpus", type=int, default=None, metavar="M", help="Number of pCPUs (default 2).")(f)
-    f = click.option("--vcpus", type=int, default=None, metavar="N", help="Number of vCPUs (default 2).")(f)
-    return f
+    """``--size SORT=N`` (repeatable) and the shorthands ``--vcpus``, ``--pcpus``, ``--hosts``;
+    the command receives them as one ``sizes: SizeFlags``."""
+
+    @functools.wraps(f)
+    def command(*args: Any, size: tuple[str, ...], vcpus: int | None, pcpus: int | None, hosts: int | None,
+                **kwargs: Any) -> Any:
+        return f(*args, sizes=SizeFlags.parse(size, {"vcpus": vcpus, "pcpus": pcpus, "hosts": hosts}), **kwargs)
+
+    command = click.option("--hosts", type=int, default=None, metavar="K",
+                           help="Shorthand for --size host_user=K (host LBR users; guest_lbr default 1).")(command)
+    command = click.option("--pcpus", type=int, default=None, metavar="M",
+                           help="Shorthand for --size pCPU=M (guest_lbr default 2).")(command)
+    command = click.option("--vcpus", type=int, default=None, metavar="N",
+                           help="Shorthand for --size vCPU=N (guest_lbr default 2).")(command)
+    command = click.option("--size", "size", multiple=True, metavar="SORT=N",
+                           help="Number of elements of the model's index sort SORT (repeatable; the sort name as "
+                                "the model declares it, case-sensitive; `lbrspec list` shows the sorts).")(command)
+    return command
 
 
-def make_instance(variant: str | None, vcpus: int | None, pcpus: int | None, hosts: int | None) -> Instance:
-    name = variant or default_variant()
-    known = variants()
-    if name not in known:
-        raise InputError(f"unknown variant {name!r}; known variants: {', '.join(known)}")
-    model = load_model(name)
-    sizes = {}
-    for opt, sort in SIZE_OPTIONS:
-        val = {"vcpus": vcpus, "pcpus": pcpus, "hosts": hosts}[opt]
-        if val is not None:
-            if val < 1:
-                raise InputError(f"--{opt} must be at least 1, got {val}")
-            sizes[sort] = val
+def make_instance(source: ModelModule, variant: str | None, sizes: SizeFlags, *, liveness: bool = False) -> Instance:
+    """The instance of ``variant`` of ``source`` with the sizes asked (the model's defaults
+    for the other sorts).  ``liveness``: the liveness variants are accepted too."""
+    model = source.build(variant, liveness=liveness)
+    return instance_of(source, model, sizes.for_model(model))
+
+
+def instance_of(source: ModelModule, model: Model, sizes: Mapping[str, int]) -> Instance:
     try:
-        return Instance(model, sizes)
+        return Instance(model, {**source.default_sizes(model), **sizes})
     except InputError as e:
         raise InputError(f"bad instance size: {e}") from None
 

@@ -19,23 +19,12 @@ from ..errors import InputError
 from ..explicit.explore import explore
 from ..explicit.instance import Instance
 from ..explicit.replay import replay
+from ..modelref import ModelModule, load_model
 from ..trace import Trace
-from ..trace.itf import read_itf
-from .common import check_writable, make_instance, size_options, variant_option
+from .common import SizeFlags, check_writable, make_instance, model_option, size_options, variant_option
 
 FORMATS = ("mermaid", "dot", "svg")
 _SUFFIX = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot", ".svg": "svg"}
-
-
-def instance_for(variant: str | None, vcpus: int | None, pcpus: int | None, hosts: int | None) -> Instance:
-    """Like :func:`~lbrspec.cli.common.make_instance`, but also for the liveness mutants
-    (``never-free``), which break no safety property and so are not in ``VARIANTS``."""
-    from lbrspec_models import guest_lbr
-
-    if variant in guest_lbr.LIVENESS_VARIANTS:
-        base = make_instance(None, vcpus, pcpus, hosts)
-        return Instance(guest_lbr.build(variant), base.sizes_by_name())
-    return make_instance(variant, vcpus, pcpus, hosts)
 
 
 def full_graph(inst: Instance) -> StateGraph:
@@ -94,18 +83,19 @@ def diagram_cmd() -> None:
               help="Control variables to show (default: chosen from the machine's enum, union and boolean variables).")
 @click.option("--limit", type=int, default=DEFAULT_LIMIT, show_default=True, metavar="N",
               help="Most control states when choosing the variables.")
+@model_option
 @variant_option
 @size_options
 @output_options
-def machine_cmd(name: str, control: str | None, limit: int, variant: str | None, vcpus: int | None, pcpus: int | None,
-                hosts: int | None, fmt: str | None, out: str | None) -> None:
+def machine_cmd(name: str, control: str | None, limit: int, model_ref: str | None, variant: str | None, sizes: SizeFlags,
+                fmt: str | None, out: str | None) -> None:
     """The control states of machine NAME (its first member: v0, p0 or h0) and its transitions,
     labelled with abbreviated guards, as reachable in the product."""
     if limit < 1:
         raise InputError(f"--limit must be at least 1, got {limit}")
     check_writable(out, "--out")
     fmt = _format(fmt, out)
-    inst = instance_for(variant, vcpus, pcpus, hosts)
+    inst = make_instance(load_model(model_ref), variant, sizes, liveness=True)
     names = [x.strip() for x in control.split(",") if x.strip()] if control else None
     if not any(m.name == name for m in inst.model.machines):
         raise InputError(f"unknown machine {name!r}; machines: {', '.join(m.name for m in inst.model.machines)}")
@@ -118,11 +108,12 @@ def machine_cmd(name: str, control: str | None, limit: int, variant: str | None,
 @click.argument("terms", nargs=-1, required=True)
 @click.option("--max-nodes", type=int, default=DEFAULT_MAX_NODES, show_default=True, metavar="N",
               help="Summarise (drop trailing terms) above N nodes.")
+@model_option
 @variant_option
 @size_options
 @output_options
-def project_cmd(terms: tuple[str, ...], max_nodes: int, variant: str | None, vcpus: int | None, pcpus: int | None,
-                hosts: int | None, fmt: str | None, out: str | None) -> None:
+def project_cmd(terms: tuple[str, ...], max_nodes: int, model_ref: str | None, variant: str | None, sizes: SizeFlags,
+                fmt: str | None, out: str | None) -> None:
     """The reachable graph seen through TERMS, e.g. 'ev[v0]' 'passthru[v0]' 'owns(v0, cpu[v0])'.
 
     A term is a slot (ev[v0]), a slot indexed by a slot (sel[cpu[v0]]) or a definition of the
@@ -132,7 +123,7 @@ def project_cmd(terms: tuple[str, ...], max_nodes: int, variant: str | None, vcp
         raise InputError(f"--max-nodes must be at least 1, got {max_nodes}")
     check_writable(out, "--out")
     fmt = _format(fmt, out)
-    inst = instance_for(variant, vcpus, pcpus, hosts)
+    inst = make_instance(load_model(model_ref), variant, sizes, liveness=True)
     from ..diagrams.projection import parse_term
 
     for t in terms:  # bad terms fail before the exploration
@@ -145,33 +136,37 @@ def project_cmd(terms: tuple[str, ...], max_nodes: int, variant: str | None, vcp
 @click.argument("file", required=False)
 @click.option("--property", "prop", type=str, default=None, metavar="NAME",
               help="With --variant: draw the lasso of this liveness property instead of the safety counterexample.")
+@model_option
 @variant_option
 @size_options
 @output_options
-def trace_cmd(file: str | None, prop: str | None, variant: str | None, vcpus: int | None, pcpus: int | None,
-              hosts: int | None, fmt: str | None, out: str | None) -> None:
+def trace_cmd(file: str | None, prop: str | None, model_ref: str | None, variant: str | None, sizes: SizeFlags,
+              fmt: str | None, out: str | None) -> None:
     """A trace as a sequence diagram: from FILE (ITF JSON, e.g. written by `lbrspec check
     --trace-out`), or the counterexample of --variant, computed now.
 
-    A trace file is replayed against the model first; one that does not replay is refused.
+    A trace file is replayed against the model first; one that does not replay, one of another
+    model than the one selected, and size flags that contradict it are refused.  The trace file
+    is data: nothing in it is executed.
     """
+    from .replay import load_instance, read_trace
+
     check_writable(out, "--out")
     fmt = _format(fmt, out)
+    source = load_model(model_ref)
     if file:
         if prop:
             raise InputError("--property needs --variant, not a trace file")
-        trace = read_itf(file)
-        name = variant or trace.variant or None
-        sizes = trace.sizes or {}
-        inst = instance_for(name, sizes.get("vCPU", vcpus), sizes.get("pCPU", pcpus), sizes.get("host_user", hosts))
+        trace = read_trace(file)
+        inst, _origin = load_instance(source, trace, file, variant, sizes)
         res = replay(inst, trace)
         if not res.ok:
             raise InputError(f"{file} is not a trace of {inst.model.name} variant {inst.model.variant.name}: {res.reason}")
     else:
         if not variant:
             raise InputError("give a trace FILE or --variant NAME")
-        inst = instance_for(variant, vcpus, pcpus, hosts)
-        found = counterexample(inst, prop)
+        inst = make_instance(source, variant, sizes, liveness=True)
+        found = counterexample(source, inst, prop)
         if found is None:
             click.echo(f"variant {variant}: no counterexample on {inst.describe()}, so there is nothing to draw", err=True)
             return
@@ -179,17 +174,17 @@ def trace_cmd(file: str | None, prop: str | None, variant: str | None, vcpus: in
     _emit(sequence(trace, inst.model), fmt, out)
 
 
-def counterexample(inst: Instance, prop: str | None = None) -> Trace | None:
+def counterexample(source: ModelModule, inst: Instance, prop: str | None = None) -> Trace | None:
     """The variant's shortest safety counterexample, or the lasso of liveness property ``prop``
     (by default the one a liveness mutant is known to break); ``None`` if there is none."""
-    from lbrspec_models import guest_lbr
-
     model = inst.model
-    if prop is None and model.variant.name not in guest_lbr.LIVENESS_VARIANTS:
+    if prop is None and model.variant.name not in source.liveness_variants:
         r = explore(inst)
         return r.violation.trace if r.violation is not None else None
     name = prop or model.variant.expected
-    props = {p.name: p for p in guest_lbr.liveness(model)}
+    props = {p.name: p for p in source.liveness(model)}
+    if not props:
+        raise InputError(f"model {source.name} declares no liveness properties, so it has no lasso to draw")
     if name not in props:
         raise InputError(f"unknown liveness property {name!r}; known: {', '.join(props)}")
     graph = full_graph(inst)

@@ -8,7 +8,8 @@ import click
 
 from ..errors import InputError
 from ..export.promela import to_promela
-from .common import check_writable, make_instance, size_options, variant_option
+from ..modelref import load_model
+from .common import SizeFlags, check_writable, make_instance, model_option, size_options, variant_option
 
 
 @click.group("export")
@@ -17,6 +18,7 @@ def export_group() -> None:
 
 
 @export_group.command("promela")
+@model_option
 @variant_option
 @size_options
 @click.option("--invariant", "invariants", multiple=True, metavar="NAME",
@@ -25,7 +27,8 @@ def export_group() -> None:
               help="Declare the step temporaries as ordinary variables reset to 0 after every step "
                    "(SPIN's multi-core and breadth-first modes refuse hidden variables).")
 @click.option("-o", "--output", type=str, default=None, metavar="FILE", help="Write to FILE instead of standard output.")
-def promela_cmd(variant, vcpus, pcpus, hosts, invariants, no_hidden, output) -> None:
+def promela_cmd(model_ref: str | None, variant: str | None, sizes: SizeFlags, invariants: tuple[str, ...], no_hidden: bool,
+                output: str | None) -> None:
     """Export one instance as Promela: one d_step per action and parameter binding, every
     invariant as an assertion.  Check it with SPIN, for example:
 
@@ -39,7 +42,7 @@ def promela_cmd(variant, vcpus, pcpus, hosts, invariants, no_hidden, output) -> 
     SPIN stores one state more than `lbrspec check --no-symmetry` explores: the state before
     the initial values are chosen.
     """
-    inst = make_instance(variant, vcpus, pcpus, hosts)
+    inst = make_instance(load_model(model_ref), variant, sizes)
     known = [i.name for i in inst.model.invariants]
     for name in invariants:
         if name not in known:

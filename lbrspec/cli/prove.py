@@ -9,12 +9,13 @@ import click
 
 from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
 from ..lang.spec import Invariant, Model
+from ..modelref import ModelModule, load_model
 from ..smt.cti import Cti
 from ..smt.fragment import FragmentReport, analyse
 from ..smt.induction import CTI_DEPTH, EXPLORE_STATES, ProofResult, PropertyResult, prove
 from ..trace.itf import write_itf
 from ..trace.text import fmt_value, render
-from .common import check_writable, emit_json, make_instance, positive, size_options, variant_option
+from .common import SizeFlags, check_writable, emit_json, make_instance, model_option, positive, size_options, variant_option
 
 STATUS_TEXT = {
     "proven": "proven",
@@ -23,13 +24,6 @@ STATUS_TEXT = {
     "unproven": "unproven",
     "undetermined": "undetermined",
 }
-
-
-def load_lemmas(model: Model) -> list[tuple[str, list[Invariant]]]:
-    """The strengthening lemmas of ``proofs/`` (package ``lbrspec_proofs``), by group."""
-    from lbrspec_proofs import groups
-
-    return groups(model)
 
 
 def _state_lines(cti: Cti, which: str) -> list[str]:
@@ -126,6 +120,11 @@ def _print_failure(row: PropertyResult, model: Model) -> None:
             echo(f"  {line}" if line else "")
 
 
+def _and(words: list[str]) -> str:
+    """``a, b and c``."""
+    return " and ".join(words) if len(words) < 3 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _group_state(state: dict) -> list[str]:
     rows: dict[str, list[str]] = {}
     for slot, val in state.items():
@@ -137,8 +136,8 @@ def _group_state(state: dict) -> list[str]:
     return [f"{var}: {' '.join(vals)}" for var, vals in rows.items()]
 
 
-def print_result(r: ProofResult, lemma_groups: list[tuple[str, list[Invariant]]], frag: FragmentReport | None,
-                 trace_out: str | None) -> None:
+def print_result(source: ModelModule, r: ProofResult, lemma_groups: list[tuple[str, list[Invariant]]],
+                 frag: FragmentReport | None, trace_out: str | None) -> None:
     echo = click.echo
     model, v = r.model, r.model.variant
     if r.sizes is None:
@@ -148,7 +147,7 @@ def print_result(r: ProofResult, lemma_groups: list[tuple[str, list[Invariant]]]
     echo(f"lbrspec prove: model {model.name}, variant {v.name} ({v.description.rstrip('.')}), {where}")
     n_lem = sum(len(g) for _, g in lemma_groups)
     groups = ", ".join(f"{g} ({len(ls)})" for g, ls in lemma_groups if ls)
-    echo(f"  {len(model.invariants)} invariants, {n_lem} lemmas" + (f" from proofs/: {groups}" if groups else ""))
+    echo(f"  {len(model.invariants)} invariants, {n_lem} lemmas" + (f" from {source.lemma_source()}: {groups}" if groups else ""))
     echo("")
     width = max(len(row.name) for row in r.rows)
     marks = [STATUS_TEXT[row.status] + (f", CTI {row.cti.classification}" if row.cti is not None else "") for row in r.rows]
@@ -166,7 +165,7 @@ def print_result(r: ProofResult, lemma_groups: list[tuple[str, list[Invariant]]]
         echo(f"note: {note}")
     echo("")
     invs = [row for row in r.rows if row.kind == "invariant"]
-    scope = ("for every number of vCPUs, pCPUs and host LBR users" if r.sizes is None
+    scope = (f"for every number of {_and([source.sort_plural(s.name) for s in model.sorts]) or 'elements'}" if r.sizes is None
              else f"in every reachable state of the {where} instance")
     if r.verdict == "proven":
         echo(f"PROVEN: all {len(invs)} invariants hold {scope}: with the {n_lem} lemmas they form an inductive "
@@ -191,13 +190,15 @@ def print_result(r: ProofResult, lemma_groups: list[tuple[str, list[Invariant]]]
 
 
 @click.command("prove")
+@model_option
 @variant_option
 @size_options
 @click.option("--all-sizes", is_flag=True,
-              help="Prove for every number of vCPUs, pCPUs and host users (the sorts stay uninterpreted).")
+              help="Prove for every size of every sort of the model (the sorts stay uninterpreted).")
 @click.option("--timeout", type=float, default=None, metavar="S",
               help="Give up after S seconds of solving (undetermined, exit 3). Default: no limit.")
-@click.option("--no-lemmas", is_flag=True, help="Prove the invariants without the lemmas of proofs/.")
+@click.option("--no-lemmas", is_flag=True,
+              help="Prove the invariants without the model's lemmas (its LEMMAS; for guest_lbr, those of proofs/).")
 @click.option("--cti-depth", type=int, default=CTI_DEPTH, show_default=True, metavar="K",
               help="Look for counterexamples to induction reachable in at most K steps.")
 @click.option("--explore-states", type=int, default=EXPLORE_STATES, show_default=True, metavar="N",
@@ -206,10 +207,9 @@ def print_result(r: ProofResult, lemma_groups: list[tuple[str, list[Invariant]]]
               help="Write the first real counterexample (a reachable CTI's trace) as ITF JSON to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def prove_cmd(
+    model_ref: str | None,
     variant: str | None,
-    vcpus: int | None,
-    pcpus: int | None,
-    hosts: int | None,
+    sizes: SizeFlags,
     all_sizes: bool,
     timeout: float | None,
     no_lemmas: bool,
@@ -218,7 +218,8 @@ def prove_cmd(
     trace_out: str | None,
     as_json: bool,
 ) -> None:
-    """Prove every safety invariant inductive with Z3, strengthened by the lemmas of proofs/.
+    """Prove every safety invariant inductive with Z3, strengthened by the model's lemmas
+    (guest_lbr's are in proofs/; a model without lemmas is proved with its invariants alone).
 
     Each invariant and lemma must hold initially and be kept by every action from every state
     satisfying all of them.  A property that is not kept gets a counterexample to induction
@@ -230,17 +231,18 @@ def prove_cmd(
     usage or input; 3 not proven (lemmas too weak) or undetermined (solver timeout or
     unknown); 4 internal error (the solver contradicts the reference semantics).
     """
-    if all_sizes and any(x is not None for x in (vcpus, pcpus, hosts)):
-        raise InputError("--all-sizes proves for every size; it takes no --vcpus, --pcpus or --hosts")
+    if all_sizes and sizes:
+        raise InputError("--all-sizes proves for every size; it takes no --size, --vcpus, --pcpus or --hosts")
     if timeout is not None and not timeout > 0:
         raise InputError(f"--timeout must be positive, got {timeout:g}")
     if cti_depth < 0:
         raise InputError(f"--cti-depth must be at least 0, got {cti_depth}")
     positive(explore_states, "--explore-states")
-    inst = make_instance(variant, vcpus, pcpus, hosts)
+    source = load_model(model_ref)
+    inst = make_instance(source, variant, sizes)
     check_writable(trace_out, "--trace-out")
     model = inst.model
-    lemma_groups = [] if no_lemmas else load_lemmas(model)
+    lemma_groups = [] if no_lemmas else source.lemma_groups(model)
     lemmas = [lem for _, g in lemma_groups for lem in g]
     r = prove(model, lemmas, None if all_sizes else inst.sizes_by_name(), all_sizes=all_sizes, timeout=timeout,
               cti_depth=cti_depth, explore_states=explore_states)
@@ -255,7 +257,7 @@ def prove_cmd(
     if as_json:
         emit_json(result_json(r, {lem.name: g for g, ls in lemma_groups for lem in ls}, frag, written))
     else:
-        print_result(r, lemma_groups, frag, written)
+        print_result(source, r, lemma_groups, frag, written)
         if trace_out and written is None:
             click.echo(f"no reachable counterexample, so nothing was written to {trace_out}")
     raise SystemExit({"proven": EXIT_HOLDS, "violated": EXIT_VIOLATED}.get(r.verdict, EXIT_UNDETERMINED))

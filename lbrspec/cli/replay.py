@@ -15,9 +15,10 @@ from ..explicit.replay import ReplayResult, replay
 from ..lang.expr import And
 from ..lang.pretty import show
 from ..lang.spec import Model
+from ..modelref import ModelModule, load_model
 from ..trace import Trace
 from ..trace.itf import read_itf
-from .common import default_variant, emit_json, load_model, variants
+from .common import SizeFlags, emit_json, instance_of, model_option, size_options
 
 _SLOT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[(.+)\]$")
 
@@ -42,43 +43,52 @@ def infer_sizes(trace: Trace, model: Model) -> dict[str, int]:
     return sizes
 
 
-def load_instance(trace: Trace, path: str, variant: str | None) -> tuple[Instance, str]:
-    """The instance the trace is of; the second value says where the variant came from."""
-    shipped = load_model(default_variant()).name
-    if trace.model and trace.model != shipped:
-        raise InputError(f"{path}: a trace of model {trace.model!r}; lbrspec replays traces of model {shipped}")
-    known = variants()
+def load_instance(source: ModelModule, trace: Trace, path: str, variant: str | None,
+                  sizes: SizeFlags | None = None) -> tuple[Instance, str]:
+    """The instance the trace is of, in the model selected (a trace of another model is
+    refused); the second value says where the variant came from.  Sizes come from the file
+    (its ``#meta.sizes``, else its slot names) and the flags; a flag that contradicts the file
+    is refused."""
+    selected = source.build()
+    if trace.model and trace.model != selected.name:
+        raise InputError(f"{path}: a trace of model {trace.model!r}, not of the model selected ({selected.name}); "
+                         "select its model with --model")
     if variant is not None:
-        origin = "--variant"
-        name = variant
+        origin, name = "--variant", source.variant_name(variant)
     elif trace.variant:
         origin = "the file"
+        if trace.variant not in source.all_variants():
+            raise InputError(f"{path}: the file names unknown variant {trace.variant!r}; known variants: "
+                             f"{', '.join(source.all_variants())}")
         name = trace.variant
     else:
-        origin = "default"
-        name = default_variant()
-    if name not in known:
-        where = "" if origin == "--variant" else f"{path}: the file names "
-        raise InputError(f"{where}unknown variant {name!r}; known variants: {', '.join(known)}")
-    model = load_model(name)
-    sizes = dict(trace.sizes) if trace.sizes else infer_sizes(trace, model)
+        origin, name = "default", source.default_variant
+    model = selected if name == selected.variant.name else source.build(name)
+    recorded = dict(trace.sizes) if trace.sizes else infer_sizes(trace, model)
+    wanted = (sizes or SizeFlags()).over(model, recorded, path)
     try:
-        inst = Instance(model, sizes)
+        inst = instance_of(source, model, wanted)
     except InputError as e:
-        raise InputError(f"{path}: bad instance size in the file: {e}") from None
+        raise InputError(f"{path}: {e}") from None
     return inst, origin
 
 
-def replay_file(path: str, variant: str | None) -> tuple[Instance, Trace, ReplayResult, str]:
-    """Read, check and replay ``path``; anything that is not a trace of this model is an InputError."""
+def read_trace(path: str) -> Trace:
+    """The trace in ``path``; a file that is not a readable ITF trace is one InputError line."""
     try:
-        trace = read_itf(path)
+        return read_itf(path)
     except InputError as e:
         text = str(e)
         raise InputError(text if text.startswith(f"{path}:") or path in text else f"{path}: {text}") from None
     except RecursionError:  # json.loads on pathologically nested input
         raise InputError(f"{path}: not an ITF trace (JSON nested too deeply)") from None
-    inst, origin = load_instance(trace, path, variant)
+
+
+def replay_file(source: ModelModule, path: str, variant: str | None,
+                sizes: SizeFlags | None = None) -> tuple[Instance, Trace, ReplayResult, str]:
+    """Read, check and replay ``path``; anything that is not a trace of this model is an InputError."""
+    trace = read_trace(path)
+    inst, origin = load_instance(source, trace, path, variant, sizes)
     try:
         result = replay(inst, trace)
     except InputError as e:
@@ -182,13 +192,17 @@ def _summary(r: ReplayResult) -> str:
 
 @click.command("replay")
 @click.argument("file", metavar="FILE.itf.json")
+@model_option
 @click.option("--variant", default=None, metavar="NAME", help="Replay against this variant instead of the one the file names.")
+@size_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def replay_cmd(file: str, variant: str | None, as_json: bool) -> None:
+def replay_cmd(file: str, model_ref: str | None, variant: str | None, sizes: SizeFlags, as_json: bool) -> None:
     """Replay an ITF JSON trace against the model with the reference semantics.
 
     The variant and the instance sizes come from the file's #meta (as `check --trace-out` and
-    `simulate --trace-out` write them); --variant overrides the variant.  Each step must be
+    `simulate --trace-out` write them); --variant overrides the variant.  A trace of another
+    model than the one selected (--model, default guest_lbr) is refused, and so is a size flag
+    that contradicts the file.  The trace file is data: nothing in it is executed.  Each step must be
     enabled and reach exactly the next state of the file; a step without an action name is
     matched against every action.  Every invariant is evaluated in every replayed state.
 
@@ -196,9 +210,10 @@ def replay_cmd(file: str, variant: str | None, as_json: bool) -> None:
     (the first step that is not enabled or reaches another state is named) or an invariant
     fails; 2 the file is not a readable trace of this model.
     """
-    if variant is not None and variant not in variants():
-        raise InputError(f"unknown variant {variant!r}; known variants: {', '.join(variants())}")
-    inst, trace, r, origin = replay_file(file, variant)
+    source = load_model(model_ref)
+    if variant is not None:
+        source.variant_name(variant)  # an unknown variant is refused before the file is read
+    inst, trace, r, origin = replay_file(source, file, variant, sizes)
     if as_json:
         emit_json(result_json(file, inst, trace, r, origin))
     else:

@@ -10,7 +10,9 @@ from ..errors import EXIT_HOLDS, EXIT_VIOLATED, InputError
 from ..pbt.failures import InvariantViolated
 from ..pbt.simulate import SimulateResult, simulate
 from ..trace.itf import write_itf
-from .common import Progress, check_writable, emit_json, make_instance, positive, size_options, variant_option
+from ..modelref import load_model
+from .common import (Progress, SizeFlags, check_writable, emit_json, make_instance, model_option, positive, size_options,
+                     variant_option)
 
 #: Hypothesis keeps a run's choices in a bounded buffer; far longer walks would be cut short.
 MAX_STEPS = 2000
@@ -93,6 +95,7 @@ def print_result(r: SimulateResult, trace_out: str | None) -> None:
 
 
 @click.command("simulate")
+@model_option
 @variant_option
 @size_options
 @click.option("--steps", type=int, default=50, show_default=True, metavar="S", help="Longest walk, in steps.")
@@ -106,10 +109,9 @@ def print_result(r: SimulateResult, trace_out: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def simulate_cmd(
+    model_ref: str | None,
     variant: str | None,
-    vcpus: int | None,
-    pcpus: int | None,
-    hosts: int | None,
+    sizes: SizeFlags,
     steps: int,
     runs: int,
     seed: int,
@@ -135,7 +137,7 @@ def simulate_cmd(
         raise InputError(f"--steps must be at most {MAX_STEPS}, got {steps}")
     if seed < 0:
         raise InputError(f"--seed must be non-negative, got {seed}")
-    inst = make_instance(variant, vcpus, pcpus, hosts)
+    inst = make_instance(load_model(model_ref), variant, sizes)
     check_writable(trace_out, "--trace-out")
     progress = WalkProgress(enabled=not quiet)
     try:

@@ -90,10 +90,12 @@ def _candidates(m: Machine) -> list[Var]:
 
 
 def _slot(graph: StateGraph, v: Var) -> int:
-    return graph.instance.slot(v, [0] * len(v.index))
+    return graph.instance.slot_at(v, [0] * len(v.index))
 
 
 def _value(graph: StateGraph, v: Var, code: int) -> str:
+    """``code`` is a stored slot code of ``v``."""
+    code = int(code) + v.dom.offset
     val = v.dom.decode(code, graph.instance.sizes)
     if isinstance(v.dom, BoolDomain):
         return v.name if val else f"not {v.name}"
@@ -135,7 +137,7 @@ def choose_view(graph: StateGraph, machine: str, control: list[str] | None = Non
             # keep a variable only if it tells states apart and the diagram stays small
             if (n > count and n <= limit) or not chosen:
                 chosen, count = trial, n
-    sorts = {s for v in chosen for s in v.index}
+    sorts = {s for v in chosen for s in v.index_sorts}
     element = ", ".join(s.element(0) for s in graph.instance.model.sorts if s in sorts)
     return MachineView(m, chosen, element)
 
@@ -173,7 +175,7 @@ def machine_diagram(graph: StateGraph, view: MachineView) -> StateDiagram:
         if sid in initial_ids:
             initial.add(k)
         kid.append(order[k])
-    index_sorts = set(s for v in view.machine.vars for s in v.index)
+    index_sorts = set(s for v in view.machine.vars for s in v.index_sorts)
     own_slots = [_slot(graph, v) for v in view.machine.vars]
     parts_of = [_machine_parts(graph, aid, view.machine, index_sorts) for aid in range(len(graph.actions))]
     edges: dict[tuple[int, int], list[Transition]] = {}

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,26 @@ def is_generated(path: Path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return first in (MARKER_MD, MARKER_DOT)
+
+
+_TITLE = re.compile(r"^# The (?P<model>\S+) model \(generated\)$")
+
+
+def generated_model(root: Path) -> str | None:
+    """The model whose generated pages ``root`` holds (from its generated ``README.md``), or
+    ``None``: so that one model's pages never overwrite another's."""
+    path = root / "README.md"
+    if not is_generated(path):
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()[:4]
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in lines:
+        m = _TITLE.match(line)
+        if m:
+            return m.group("model")
+    return None
 
 
 def plan(root: Path, files: dict[str, str]) -> Plan:

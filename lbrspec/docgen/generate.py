@@ -1,17 +1,21 @@
-"""Generating ``docs/`` from the model, so that the docs cannot drift from it.
+"""Generating ``docs/`` from a model, so that the docs cannot drift from it.
 
-:func:`compute` runs everything the pages need once (the v8 reachable graph, its analysis and
-liveness, each variant's counterexample); :func:`render` turns those facts into files: a path
-relative to ``docs/`` and its text.  The pages:
+:func:`compute` runs everything the pages need once for one model module (see
+:mod:`lbrspec.modelref`): the default variant's reachable graph, its analysis and liveness, each
+variant's counterexample; :func:`render` turns those facts into files: a path relative to the
+docs folder and its text.  What only a model can say (its projections, its fairness
+demonstrations, sentences about its subject) comes from the model module's ``DOC_*`` attributes
+and ``doc_fairness_demos``; everything else is computed the same way for every model.  The pages:
 
 * ``README.md``: the model, its sorts and variants, and how the machines compose (who reads
   whom, which machine transitions each synchronised step runs);
 * ``machines/<machine>.md``: one page per machine: its diagram, variables, transitions with
   their guards and updates, and the patches of the series it reflects;
 * ``properties.md``: the property catalogue: every invariant, goal and liveness property, the
-  patch it comes from, the engines that check it, its status on v8 and the variants that break it;
-* ``analysis.md``: the graph analysis of v8, the liveness verdicts, and projections of the
-  reachable graph;
+  patch it comes from, the engines that check it, its status on the default variant and the
+  variants that break it;
+* ``analysis.md``: the graph analysis of the default variant, the liveness verdicts, and
+  projections of the reachable graph;
 * ``gallery/``: each variant's counterexample as a sequence diagram and as text.
 
 Every diagram is also written as Graphviz DOT next to its page.  Nothing depends on the clock
@@ -23,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -38,22 +43,13 @@ from ..explicit.explore import ExploreResult, explore
 from ..explicit.instance import Instance
 from ..lang.domains import BoolDomain, Domain, EnumDomain, RangeDomain, SortDomain, UnionDomain
 from ..lang.expr import ANY, Expr, Local, as_domain, coerce, expand, vars_read
-from ..lang.liveness import STRONG, WEAK, Liveness
+from ..lang.liveness import STRONG, Liveness
 from ..lang.pretty import show, show_update
-from ..lang.spec import Model, Variant
+from ..lang.spec import Invariant, Model, Variant
+from ..modelref import FairnessDemo, ModelModule, load_model
 from ..trace import Trace
 from ..trace.text import render as render_text
 from .markdown import MARKER_DOT, block, code, page, table
-
-#: Projections drawn in analysis.md: (file name, title, terms).
-PROJECTIONS = (
-    ("event-passthrough-owner", "One vCPU's event, its pass-through, and who holds the LBR of its pCPU",
-     ["ev[v0]", "passthru[v0]", "owns(v0, cpu[v0])", "pinned_holds(cpu[v0])"]),
-    ("handler-ownership", "KVM's LBR handler against ownership",
-     ["pc[v0]", "in_guest[v0]", "passthru[v0]", "owns(v0, cpu[v0])"]),
-    ("host-user-and-ownership", "A host LBR user against whether one vCPU's event holds its pCPU's LBR",
-     ["hu[h0]", "owns(v0, cpu[v0])"]),
-)
 
 Progress = Callable[[str], None]
 
@@ -61,6 +57,7 @@ Progress = Callable[[str], None]
 @dataclass
 class VariantFacts:
     variant: Variant
+    model: Model
     trace: Trace | None
     found: str  # what the check found, in words
     steps: int | None
@@ -69,6 +66,7 @@ class VariantFacts:
 
 @dataclass
 class Facts:
+    source: ModelModule
     model: Model
     inst: Instance
     result: ExploreResult
@@ -84,16 +82,15 @@ class Facts:
     proofs: dict[str, str] = dataclasses.field(default_factory=dict)  # invariant -> Z3 proof status
 
 
-def proof_status(model: Model) -> dict[str, str]:
-    """Z3's verdict per invariant, finite instance and every size (empty without lbrspec.smt)."""
+def proof_status(model: Model, lemmas: list[Invariant], sizes: dict[str, int] | None = None) -> dict[str, str]:
+    """Z3's verdict per invariant, finite instance and every size (empty without lbrspec.smt),
+    with the model's lemmas (none for a model without ``LEMMAS``)."""
     if importlib.util.find_spec("lbrspec.smt") is None:
         return {}
     from lbrspec.smt.induction import prove
-    from lbrspec_proofs import lemmas
 
-    ls = lemmas(model)
-    finite = prove(model, ls, timeout=120)
-    every = prove(model, ls, all_sizes=True, timeout=120)
+    finite = prove(model, lemmas, sizes, timeout=120)
+    every = prove(model, lemmas, all_sizes=True, timeout=120)
     out = {}
     for inv in model.invariants:
         a, b = finite.row(inv.name).status, every.row(inv.name).status
@@ -116,93 +113,75 @@ def engines() -> dict[str, str]:
     return out
 
 
-def compute(progress: Progress | None = None) -> Facts:
-    from lbrspec_models import guest_lbr
-
+def compute(progress: Progress | None = None, source: ModelModule | None = None) -> Facts:
+    """Everything the pages of ``source`` need (default: the default shipped model)."""
+    source = source or load_model()
     say = progress or (lambda _msg: None)
-    model = guest_lbr.build(guest_lbr.DEFAULT_VARIANT)
-    inst = Instance(model)
+    model = source.build()
+    inst = Instance(model, source.default_sizes(model))
     say(f"exploring {model.variant.name} on {inst.describe()} with its graph")
     result = explore(inst, keep_graph=True)
     graph = StateGraph(result)
     say("graph analysis")
     summary = summarise(graph)
-    props = guest_lbr.liveness(model)
+    props = source.liveness(model)
     say("liveness")
     live = [r for p in props for r in check_liveness(graph, p)]
     say("fairness demonstrations")
-    demos = _fairness_demos(graph, props)
+    demos = _fairness_demos(graph, source.fairness_demos(props))
     say("machine diagrams")
     figures = {m.name: machine_diagram(graph, choose_view(graph, m.name)) for m in model.machines}
     say("projections")
-    projections = [(stem, title, project(graph, terms)) for stem, title, terms in PROJECTIONS]
+    projections = [(stem, title, project(graph, terms)) for stem, title, terms in source.doc_projections()]
     variants: dict[str, VariantFacts] = {}
-    for name, v in {**guest_lbr.VARIANTS, **guest_lbr.LIVENESS_VARIANTS}.items():
+    for name, v in source.all_variants().items():
         if v.kind == "design":
             continue
         say(f"variant {name}")
-        variants[name] = _variant_facts(guest_lbr, name)
+        variants[name] = _variant_facts(source, name, inst.sizes_by_name())
     say("proofs")
-    proofs = proof_status(model)
-    return Facts(model, inst, result, graph, summary, props, live, demos, variants, figures, projections, engines(), proofs)
+    proofs = proof_status(model, [lem for _, g in source.lemma_groups(model) for lem in g], inst.sizes_by_name())
+    return Facts(source, model, inst, result, graph, summary, props, live, demos, variants, figures, projections,
+                 engines(), proofs)
 
 
-def _fairness_demos(graph: StateGraph, props: tuple[Liveness, ...]) -> list[tuple[str, str, str, LivenessResult]]:
-    """What the strong-fairness assumptions buy: the first pass-through property checked for v0
-    with weaker assumptions, which v8 then fails."""
-    prop = props[0]
-    weak_only = dataclasses.replace(
-        prop, fairness=tuple(dataclasses.replace(f, kind=WEAK) for f in prop.fairness))
-    no_reentry = dataclasses.replace(prop, fairness=tuple(f for f in prop.fairness if f.when is None))
+def _fairness_demos(graph: StateGraph, demos: list[FairnessDemo]) -> list[tuple[str, str, str, LivenessResult]]:
+    """The model's fairness demonstrations, each checked on the default graph or on the full
+    graph of the instance it names."""
     out = []
-    # with more vCPU threads than pCPUs a pCPU is idle only now and then: a weakly fair
-    # scheduler may starve a thread
-    small = Instance(graph.instance.model, {"vCPU": 2, "pCPU": 1, "host_user": 1})
-    small_graph = StateGraph(explore(small, keep_graph=True, stop_at_violation=False, check_deadlock=False))
-    weak_sched = dataclasses.replace(prop, fairness=tuple(
-        dataclasses.replace(f, kind=WEAK) if f.action == "sched_in" else f for f in prop.fairness))
-    res = check_liveness(small_graph, weak_sched, only={"v": "v0"})[0]
-    out.append(("fairness-weak-scheduler", f"{prop.name} with a weakly fair scheduler, 2 vCPUs on 1 pCPU",
-                "Scheduling a thread in only weakly fair, on 2 vCPUs and 1 pCPU: the pCPU is idle only between one "
-                "thread's sched-out and the next sched-in, so a weakly fair scheduler may always pick the other "
-                "thread and starve this one.", res))
-    for stem, title, explain, p in (
-        ("fairness-weak-only", f"{prop.name} with weak fairness only",
-         "Every fairness condition weakened to weak fairness: the scheduler may preempt the vCPU thread at "
-         "the same point of KVM's handler forever, since the handler's next step is enabled only while the "
-         "thread runs.", weak_only),
-        ("fairness-no-reentry", f"{prop.name} without the re-entry assumption",
-         "Strong fairness for KVM's progress, but no assumption that a thread holding pass-through re-enters "
-         "its guest: the scheduler preempts it every time between KVM's access and the VM-entry, and sched-in "
-         "intercepts the LBR MSRs again (patch 12).", no_reentry),
-    ):
-        res = check_liveness(graph, p, only={"v": "v0"})[0]
-        out.append((stem, title, explain, res))
+    for d in demos:
+        g = graph
+        if d.sizes is not None:
+            small = Instance(graph.instance.model, d.sizes)
+            g = StateGraph(explore(small, keep_graph=True, stop_at_violation=False, check_deadlock=False))
+        res = check_liveness(g, d.prop, only=dict(d.only))[0]
+        out.append((d.stem, d.title, d.why, res))
     return out
 
 
-def _variant_facts(guest_lbr, name: str) -> VariantFacts:
-    model = guest_lbr.build(name)
+def _variant_facts(source: ModelModule, name: str, sizes: dict[str, int]) -> VariantFacts:
+    model = source.build(name)
     v = model.variant
-    inst = Instance(model)
-    if name in guest_lbr.LIVENESS_VARIANTS:
+    inst = Instance(model, sizes)
+    if name in source.liveness_variants:
         r = explore(inst, keep_graph=True, stop_at_violation=False, check_deadlock=False)
         graph = StateGraph(r)
-        results = [x for p in guest_lbr.liveness(model) if p.name == v.expected for x in check_liveness(graph, p)]
+        results = [x for p in source.liveness(model) if p.name == v.expected for x in check_liveness(graph, p)]
         bad = [x for x in results if x.verdict == "violated"]
         if bad:
             first = bad[0]
-            found = (f"liveness property {first.name} violated for {', '.join(f'{k}={x}' for k, x in first.binding.items())}: "
+            where = f" for {', '.join(f'{k}={x}' for k, x in first.binding.items())}" if first.binding else ""
+            found = (f"liveness property {first.name} violated{where}: "
                      f"a prefix of {first.prefix_length} steps and a loop of {first.loop_length}")
-            return VariantFacts(v, first.lasso, found, len(first.lasso) if first.lasso else None, results)
-        return VariantFacts(v, None, "every liveness property holds", None, results)
+            return VariantFacts(v, model, first.lasso, found, len(first.lasso) if first.lasso else None, results)
+        return VariantFacts(v, model, None, "every liveness property holds", None, results)
     r = explore(inst)
     if r.violation is None:
         found = "nothing: every invariant holds" if not r.goals_unreached else f"goals unreached: {', '.join(r.goals_unreached)}"
-        return VariantFacts(v, None, found, None)
+        return VariantFacts(v, model, None, found, None)
     viol = r.violation
     what = "a deadlock" if viol.kind == "deadlock" else f"invariant {viol.names[0]} violated"
-    return VariantFacts(v, viol.trace, f"{what} after {len(viol.trace)} steps", len(viol.trace))
+    return VariantFacts(v, model, viol.trace, f"{what} after {len(viol.trace)} steps", len(viol.trace))
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -222,7 +201,7 @@ def render(f: Facts) -> dict[str, str]:
     for name, vf in f.variants.items():
         files[f"gallery/{name}.md"] = _gallery_page(f, vf)
         if vf.trace is not None:
-            files[f"gallery/{name}.dot"] = _dot(dot.sequence_diagram(sequence(vf.trace, _model_of(name))))
+            files[f"gallery/{name}.dot"] = _dot(dot.sequence_diagram(sequence(vf.trace, vf.model)))
     for stem, title, explain, res in f.fairness_demos:
         files[f"gallery/{stem}.md"] = _demo_page(f, stem, title, explain, res)
         if res.lasso is not None:
@@ -234,17 +213,21 @@ def _dot(text: str) -> str:
     return f"{MARKER_DOT}\n{text}"
 
 
-def _model_of(name: str) -> Model:
-    from lbrspec_models import guest_lbr
-
-    return guest_lbr.build(name)
+_CITATION = re.compile(r"^(?P<label>.*?)(?: '(?P<title>.*)')?$", re.DOTALL)
 
 
-def _patch_no(patch: str) -> int | None:
-    import re
+def _citation(text: str) -> tuple[str, str] | None:
+    """A ``patch`` field as (label, title): ``patch 12/14 'KVM/x86/lbr: lbr emulation'`` gives
+    ``patch 12/14`` and the quoted title; an empty field cites nothing."""
+    m = _CITATION.match(text.strip())
+    if not m or not m.group("label"):
+        return None
+    return m.group("label"), m.group("title") or ""
 
-    m = re.search(r"patch (\d+)/14", patch)
-    return int(m.group(1)) if m else None
+
+def _natural(label: str) -> list[object]:
+    """Sort key that orders ``patch 3/14`` before ``patch 12/14``."""
+    return [(0, int(x), "") if x.isdigit() else (1, 0, x) for x in re.split(r"(\d+)", label)]
 
 
 def _first_para(doc: str) -> str:
@@ -271,36 +254,38 @@ def _init(v) -> str:
         return "any"
     if callable(init) and not isinstance(init, Expr):
         names = list(inspect.signature(init).parameters)[: len(v.index)]
-        locs = tuple(Local(n, as_domain(s)) for n, s in zip(names, v.index))
+        locs = tuple(Local(n, d) for n, d in zip(names, v.index))
         return show(coerce(init(*locs), v.dom))
     values = init if isinstance(init, (list, tuple)) else [init]
     return " or ".join(show(coerce(x, v.dom)) for x in values)
 
 
 def _overview(f: Facts) -> str:
-    from lbrspec_models import guest_lbr
-
     m = f.model
+    src = f.source
+    project = src.is_project_default  # the project's docs/ also holds the hand-written architecture and guide
     intro = (
         f"{_first_para(m.doc)}\n\n"
-        "This page and the others in `docs/` (except the hand-written [architecture](architecture.md)) are generated "
-        "by `lbrspec docs` from the model in `models/guest_lbr.py`; `lbrspec docs --check` fails when they are stale. "
+        + ("This page and the others in `docs/` (except the hand-written [architecture](architecture.md) and "
+           "[language guide](language.md)) are generated "
+           if project else "This page and the others in this folder are generated ")
+        + f"by `lbrspec docs` from the model in `{src.source}`; `lbrspec docs --check` fails when they are stale. "
         f"Every figure is computed on the default instance: {f.inst.describe()}."
     )
     pages = "\n".join([
         "## Pages",
         "",
         "- [Property catalogue](properties.md): every invariant, goal and liveness property, its patch, engines, status.",
-        "- [Graph analysis, liveness and projections](analysis.md) of the v8 reachable graph.",
+        f"- [Graph analysis, liveness and projections](analysis.md) of the {m.variant.name} reachable graph.",
         "- [Counterexample gallery](gallery/README.md): each variant's counterexample as a sequence diagram and as text.",
         "- Machines: " + ", ".join(f"[{x.name}](machines/{x.name}.md)" for x in m.machines) + ".",
-        "- [Architecture](architecture.md) of lbrspec itself (hand-written).",
-    ])
+    ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written).",
+          "- [Writing a model](language.md): a guide to the model language (hand-written)."] if project else []))
     sorts = table(["sort", "elements", "default size", "what it is"],
                   [(s.name, f"{s.prefix}0, {s.prefix}1, ...", m.default_sizes.get(s.name, ""), s.doc) for s in m.sorts])
     machines = table(
         ["machine", "variables", "reads", "patch", "what it is"],
-        [(f"[{x.name}](machines/{x.name}.md)", ", ".join(v.name + ("[" + ",".join(s.prefix for s in v.index) + "]" if v.index else "")
+        [(f"[{x.name}](machines/{x.name}.md)", ", ".join(v.name + ("[" + ",".join(d.sort.prefix if isinstance(d, SortDomain) else d.name for d in v.index) + "]" if v.index else "")
                                                        for v in x.vars),
           ", ".join(x.reads) or "-", x.patch or "-", x.doc) for x in m.machines],
     )
@@ -313,7 +298,7 @@ def _overview(f: Facts) -> str:
         sync_rows.append([code(a.name)] + [", ".join(by_machine.get(x.name, [])) or "" for x in m.machines])
     sync = table(["action"] + [x.name for x in m.machines], sync_rows)
     variant_rows = []
-    for name, v in {**guest_lbr.VARIANTS, **guest_lbr.LIVENESS_VARIANTS}.items():
+    for name, v in src.all_variants().items():
         variant_rows.append((f"[{name}](gallery/{name}.md)" if name in f.variants else name, v.kind, v.expected or "-",
                              v.patch or "-", v.description))
     return page(
@@ -328,10 +313,8 @@ def _overview(f: Facts) -> str:
         "several machine transitions at once (their guards conjoined, their updates united); a transition used "
         "in no synchronisation is an action of its own. The table shows, for each action, the transition each "
         "machine contributes.\n\n" + sync,
-        "## Variants\n\nThe v8 design, the design alternatives its changelog fixed, and mutants; each breaks the "
-        "property named.\n\n" + table(["variant", "kind", "breaks", "patch", "what changes"], variant_rows),
-        "## The model's own description\n\nThe model's docstring, with the modelling assumptions A1 to A7:\n\n"
-        + block(m.doc.strip()),
+        f"## Variants\n\n{src.text('variants')}\n\n" + table(["variant", "kind", "breaks", "patch", "what changes"], variant_rows),
+        f"## The model's own description\n\n{src.text('docstring')}\n\n" + block(m.doc.strip()),
     )
 
 
@@ -380,7 +363,7 @@ def _machine_page(f: Facts, name: str) -> str:
     acts = _actions_with(m, name)
     variables = table(
         ["variable", "indexed by", "values", "initially", "ghost", "meaning"],
-        [(code(v.name), ", ".join(s.name for s in v.index) or "-", _domain(v.dom), _init(v), "yes" if v.ghost else "",
+        [(code(v.name), ", ".join(d.name for d in v.index) or "-", _domain(v.dom), _init(v), "yes" if v.ghost else "",
           v.doc) for v in mach.vars],
     )
     trans_rows = []
@@ -391,11 +374,11 @@ def _machine_page(f: Facts, name: str) -> str:
         trans_rows.append((code(t.name), params, code(guard), code(updates), ", ".join(acts.get(t.name, [])), t.doc))
     transitions = table(["transition", "parameters", "guard", "updates", "in actions", "what it models"], trans_rows)
     patches = _machine_patches(m, name)
-    patch_rows = [(f"patch {n}/14", title, "; ".join(where)) for n, (title, where) in sorted(patches.items())]
+    patch_rows = [(label, title, "; ".join(where)) for label, (title, where) in sorted(patches.items(), key=lambda kv: _natural(kv[0]))]
     control = ", ".join(code(v) for v in _control_names(fig))
     diagram = (
         f"Control states of the first member of the family, over {control}, as reachable in the product "
-        f"(v8, {f.inst.describe()}): {len(fig.nodes)} states, {len(fig.edges)} transitions between them. "
+        f"({m.variant.name}, {f.inst.describe()}): {len(fig.nodes)} states, {len(fig.edges)} transitions between them. "
         "Edges are labelled with the machine's transitions and their guards, abbreviated; the full guards are in "
         "the table below. Graphviz: "
         f"[{name}.dot]({name}.dot).\n\n" + mermaid.fenced(mermaid.state_diagram(fig))
@@ -408,9 +391,8 @@ def _machine_page(f: Facts, name: str) -> str:
         "## Diagram\n\n" + diagram,
         "## Variables\n\n" + variables,
         "## Transitions\n\n" + transitions,
-        "## Patches it reflects\n\n" + (table(["patch", "title", "where"], patch_rows) if patch_rows
-                                       else "No patch of the series is cited by this machine, its transitions, or the "
-                                            "properties that read its variables.\n"),
+        f"## {f.source.text('citations_heading')}\n\n"
+        + (table(["patch", "title", "where"], patch_rows) if patch_rows else f.source.text("no_citations") + "\n"),
     )
 
 
@@ -420,16 +402,15 @@ def _control_names(fig: StateDiagram) -> list[str]:
     return [x.strip() for x in inside.split(",")]
 
 
-def _machine_patches(m: Model, name: str) -> dict[int, tuple[str, list[str]]]:
-    from lbrspec_models.guest_lbr import PATCHES
-
-    out: dict[int, tuple[str, list[str]]] = {}
+def _machine_patches(m: Model, name: str) -> dict[str, tuple[str, list[str]]]:
+    """What machine ``name`` cites, and where: citation label -> (title, places)."""
+    out: dict[str, tuple[str, list[str]]] = {}
 
     def add(patch: str, where: str) -> None:
-        n = _patch_no(patch)
-        if n is None:
+        cited = _citation(patch)
+        if cited is None:
             return
-        entry = out.setdefault(n, (PATCHES.get(n, ""), []))
+        entry = out.setdefault(cited[0], (cited[1], []))
         if where not in entry[1]:
             entry[1].append(where)
 
@@ -455,6 +436,20 @@ def _status_invariant(f: Facts, name: str) -> str:
     return f"{explored}; {f.proofs[name]}" if name in f.proofs else explored
 
 
+def _holds_for(results: list) -> str:
+    """``holds for v0, v1`` (the parameter's values), ``holds for (v=v0, p=p0)`` with several
+    parameters, ``holds`` for a property without parameters."""
+
+    def one(r) -> str:
+        vals = [str(x) for x in r.binding.values()]
+        text = vals[0] if len(vals) == 1 else "(" + ", ".join(f"{k}={x}" for k, x in r.binding.items()) + ")"
+        return text + (" (VACUOUSLY)" if r.vacuous else "")
+
+    if results and not any(r.binding for r in results):
+        return "holds" + (" (VACUOUSLY)" if any(r.vacuous for r in results) else "")
+    return "holds for " + ", ".join(one(r) for r in results)
+
+
 def _properties(f: Facts) -> str:
     m = f.model
     eng = f.engines
@@ -475,8 +470,7 @@ def _properties(f: Facts) -> str:
     live_rows = []
     for p in f.props:
         rs = live_by.get(p.name, [])
-        status = "holds for " + ", ".join(str(list(r.binding.values())[0]) + (" (VACUOUSLY)" if r.vacuous else "")
-                                          for r in rs if r.verdict == "holds")
+        status = _holds_for([r for r in rs if r.verdict == "holds"])
         bad = [r for r in rs if r.verdict != "holds"]
         if bad:
             status = "VIOLATED for " + ", ".join(r.label for r in bad)
@@ -497,24 +491,27 @@ def _properties(f: Facts) -> str:
     engine_note = ("Engines present in this installation: " + "; ".join(eng.values())
                    + ". Safety invariants list every engine present; reachability goals and liveness are checked "
                    "by the explicit-state explorer.")
+    on = f"status on {m.variant.name}"
+    src = f.source
+    fairness = ("### What the fairness assumptions buy\n\n" + src.text("fairness_intro") + "\n\n"
+                + table(["assumptions", src.text("fairness_column"), "why"], demo_rows)) if demo_rows else ""
     return page(
         "Property catalogue (generated)",
-        f"Every property of the model, the patch of the v8 series it comes from, the engines that check it, its "
-        f"status on v8 ({f.inst.describe()}) and the variants that break it, each caught with the counterexample "
+        f"Every property of the model, {src.text('cites')} it comes from, the engines that check it, its "
+        f"{on} ({f.inst.describe()}) and the variants that break it, each caught with the counterexample "
         f"linked. {engine_note}\n\n[Overview](README.md) · [analysis](analysis.md) · [gallery](gallery/README.md)",
         "## Safety invariants\n\nChecked in every reachable state.\n\n"
-        + table(["property", "what it says", "patch", "engines", "status on v8", "broken by"], inv_rows),
+        + table(["property", "what it says", "patch", "engines", on, "broken by"], inv_rows),
         "## Reachability goals\n\nStates (or steps) that must be reachable, so that no property holds vacuously.\n\n"
-        + table(["goal", "what must be reachable", "patch", "engines", "status on v8"], goal_rows),
+        + table(["goal", "what must be reachable", "patch", "engines", on], goal_rows),
         "## Liveness properties\n\nEach is `trigger ~> goal`: whenever the trigger holds, the goal holds then or later, "
         "in every behaviour that meets the fairness conditions and in which the listed actions no longer occur. "
         "Checked on the full reachable graph (no reduction) by a fair-cycle search over strongly connected "
         "components; a failure comes with a lasso (a prefix and a loop repeated forever).\n\n"
-        + table(["property", "what it says", "patch", "engines", "status on v8", "broken by"], live_rows),
+        + (table(["property", "what it says", "patch", "engines", on, "broken by"], live_rows) if live_rows
+           else "The model declares no liveness properties.\n"),
         "\n".join(details),
-        "### What the fairness assumptions buy\n\nTime slices ending and IPI delivery are weakly fair, as DOMAIN.md §4 "
-        "says; scheduling a thread in, KVM's progress and the guest's use of LBR are strongly fair. With weaker "
-        "assumptions v8 fails the first pass-through property, with these lassos:\n\n" + table(["assumptions", "lasso on v8 (v0)", "why"], demo_rows),
+        fairness,
     )
 
 
@@ -548,18 +545,21 @@ def _analysis(f: Facts) -> str:
             + mermaid.fenced(mermaid.state_diagram(d))
         )
     return page(
-        "Graph analysis, liveness and projections of v8 (generated)",
+        f"Graph analysis, liveness and projections of {f.model.variant.name} (generated)",
         f"The reachable graph of {f.model.variant.name} on {f.inst.describe()}, as networkx and lbrspec's "
         "fair-cycle search see it. `lbrspec check --analysis --liveness` prints the same on any instance, and "
         "`lbrspec diagram project TERM...` draws any projection.\n\n[Overview](README.md) · "
         "[property catalogue](properties.md)",
         "## Graph analysis\n\n" + table(["what", "value"], rows),
-        "## Liveness\n\nOne line per property and vCPU: the number of reachable states where the trigger holds and "
+        f"## Liveness\n\n{f.source.text('liveness_rows')}: the number of reachable states where the trigger holds and "
         "the goal does not, and the lasso (steps to the loop + steps of the loop) when it fails. The fairness each "
         "property assumes is in the [property catalogue](properties.md#liveness-properties).\n\n"
-        + table(["property", "verdict", "trigger states", "lasso"], live_rows),
+        + (table(["property", "verdict", "trigger states", "lasso"], live_rows) if live_rows
+           else "The model declares no liveness properties.\n"),
         "## Projections\n\nThe reachable graph quotiented by a few terms (slots, or definitions of the model applied "
-        "to slots): one node per reachable combination of their values.\n\n" + "\n".join(proj),
+        "to slots): one node per reachable combination of their values.\n\n"
+        + ("\n".join(proj) if proj else "The model declares none for its docs (`DOC_PROJECTIONS`); "
+           "`lbrspec diagram project TERM...` draws any.\n"),
     )
 
 
@@ -573,28 +573,29 @@ def _gallery_index(f: Facts) -> str:
     return page(
         "Counterexample gallery (generated)",
         "For each variant of the model, what `lbrspec check` finds: the shortest trace to the broken invariant (or, for "
-        "a liveness mutant, the lasso) as a sequence diagram between the guest, KVM, the perf core, the host LBR user "
-        "and the IPI, and as text. [Overview](../README.md) · [property catalogue](../properties.md)",
+        f"a liveness mutant, the lasso) as a sequence diagram {f.source.text('lanes')}, and as text. "
+        "[Overview](../README.md) · [property catalogue](../properties.md)",
         "## Variants\n\n" + table(["variant", "kind", "breaks", "patch", "found"], rows),
-        "## Fairness demonstrations\n\nv8 checked with weaker fairness assumptions than the catalogue's (see "
-        "[what the fairness assumptions buy](../properties.md#what-the-fairness-assumptions-buy)).\n\n"
-        + table(["check", "lasso"], demos),
+        (f"## Fairness demonstrations\n\n{f.model.variant.name} checked with weaker fairness assumptions than the "
+         "catalogue's (see [what the fairness assumptions buy](../properties.md#what-the-fairness-assumptions-buy)).\n\n"
+         + table(["check", "lasso"], demos)) if demos else "",
     )
 
 
 def _gallery_page(f: Facts, vf: VariantFacts) -> str:
     v = vf.variant
-    model = _model_of(v.name)
+    model = vf.model
     head = (f"{v.description}\n\n- kind: {v.kind}\n- breaks: {code(v.expected) if v.expected else '-'}"
             f"\n- patch: {v.patch or '-'}\n- found: {vf.found}\n\n[Gallery](README.md) · "
             f"[property catalogue](../properties.md)")
     if vf.trace is None:
         return page(f"Variant `{v.name}`", head, "No counterexample was found on the default instance.")
     seq = sequence(vf.trace, model)
-    changed = ", ".join(sorted(k for k, x in v.switches.items() if x != _v8_switches().get(k)))
+    base = f.model.variant
+    changed = ", ".join(sorted(k for k, x in v.switches.items() if x != base.switches.get(k)))
     return page(
         f"Variant `{v.name}`",
-        head + (f"\n\nSwitches changed from v8: {code(changed)}." if changed else ""),
+        head + (f"\n\nSwitches changed from {base.name}: {code(changed)}." if changed else ""),
         "## Sequence diagram\n\nLanes are derived from the machines of each step's transitions; notes show what "
         f"the step changed. Graphviz: [{v.name}.dot]({v.name}.dot).\n\n" + mermaid.fenced(mermaid.sequence_diagram(seq)),
         "## As text\n\n" + block(render_text(vf.trace, model)),
@@ -608,15 +609,10 @@ def _demo_page(f: Facts, stem: str, title: str, explain: str, res: LivenessResul
     seq = sequence(res.lasso, f.model)
     return page(
         title,
-        head + f"\n\nv8 fails `{res.label}` under these assumptions: {res.prefix_length} steps, then a loop of "
+        head + f"\n\n{f.model.variant.name} fails `{res.label}` under these assumptions: {res.prefix_length} steps, then a loop of "
         f"{res.loop_length} steps repeated forever.",
         f"## Sequence diagram\n\nGraphviz: [{stem}.dot]({stem}.dot).\n\n" + mermaid.fenced(mermaid.sequence_diagram(seq)),
         "## As text\n\n" + block(render_text(res.lasso, f.model)),
     )
 
-
-def _v8_switches() -> dict[str, bool]:
-    from lbrspec_models.guest_lbr import V8_SWITCHES
-
-    return V8_SWITCHES
 

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..errors import EvaluationError
-from ..lang.domains import RangeDomain, UnionDomain
+from ..lang.domains import RangeDomain, SortDomain, UnionDomain
 from ..lang.expr import (
     And,
     Apply,
     Arith,
+    Shift,
+    SortConst,
+    arith,
     Assign,
     AssignAll,
     Cmp,
@@ -39,6 +42,7 @@ from ..lang.expr import (
     expand,
 )
 from ..lang.spec import Action
+from .evaluate import out_of_range
 from .instance import Instance, State
 
 # A generated fragment: either a Python constant (folded) or source text.
@@ -85,6 +89,10 @@ class _Gen:
     def fmt_range(self, x: str, lo: int, hi: int) -> str:
         return f"({lo} <= {x} < {hi})"
 
+    def fmt_mod(self, a: str, n: int) -> str:
+        """Mathematical modulo by a positive constant (Python's ``%`` already is one)."""
+        return f"({a} % {n})"
+
     # -- partial evaluation -----------------------------------------------------------------
     def expr(self, e: Expr, env: dict[Local, int]) -> Frag:
         if isinstance(e, Lit):
@@ -92,7 +100,19 @@ class _Gen:
         if isinstance(e, Local):
             return _c(env[e])
         if isinstance(e, VarRef):
-            return _src(self.fmt_read(self.slot_expr(e.var, e.args, env), e.var))
+            read = self.fmt_read(self.slot_expr(e.var, e.args, env), e.var)
+            off = e.var.dom.offset
+            return _src(read if not off else f"({read} + {off})")
+        if isinstance(e, SortConst):
+            return _c(e.code(self.inst.sizes[e.sort]))
+        if isinstance(e, Shift):
+            assert isinstance(e.dom, SortDomain)
+            n = self.inst.sizes[e.dom.sort]
+            a = self.expr(e.arg, env)
+            k = e.k % n
+            if a[0]:
+                return _c((int(a[1]) + k) % n)  # type: ignore[arg-type]
+            return _src(self.fmt_mod(f"({a[1]} + {k})", n) if k else str(a[1]))
         if isinstance(e, Not):
             a = self.expr(e.arg, env)
             return _c(not a[1]) if a[0] else _src(self.fmt_not(str(a[1])))
@@ -120,7 +140,9 @@ class _Gen:
         if isinstance(e, Arith):
             a, b = self.expr(e.a, env), self.expr(e.b, env)
             if a[0] and b[0]:
-                return _c(int(a[1]) + int(b[1]) if e.op == "+" else int(a[1]) - int(b[1]))  # type: ignore[arg-type]
+                return _c(arith(e.op, int(a[1]), int(b[1])))  # type: ignore[arg-type]
+            if e.op == "%":
+                return _src(self.fmt_mod(_text(a), int(b[1])))  # type: ignore[arg-type]
             return _src(f"({_text(a)} {e.op} {_text(b)})")
         if isinstance(e, Cmp):
             a, b = self.expr(e.a, env), self.expr(e.b, env)
@@ -169,15 +191,17 @@ class _Gen:
         strides = self.inst.strides[var]
         const = base
         dyn: list[str] = []
-        for a, st in zip(args, strides):
+        for a, st, d in zip(args, strides, var.index):
             f = self.expr(a, env)
             if f[0]:
-                const += int(f[1]) * st  # type: ignore[arg-type]
+                const += (int(f[1]) - d.offset) * st  # type: ignore[arg-type]
             else:
+                const -= d.offset * st
                 dyn.append(f"{f[1]}" if st == 1 else f"{f[1]} * {st}")
         if not dyn:
             return str(const)
-        return " + ".join(([str(const)] if const else []) + dyn)
+        text = " + ".join(([str(const)] if const > 0 else []) + dyn)
+        return f"{text} - {-const}" if const < 0 else text
 
 
 @dataclass
@@ -231,10 +255,10 @@ def goal_instances(
     return out
 
 
-def _range_check(name: str, lo: int, hi: int) -> Callable[[int], int]:
+def _range_check(action: str, var: str, lo: int, hi: int) -> Callable[[int], int]:
     def check(v: int) -> int:
         if not lo <= v <= hi:
-            raise EvaluationError(f"{name} would be set to {v}, outside {lo}..{hi}")
+            raise EvaluationError(out_of_range(action, var, v, f"{lo}..{hi}"))
         return v
 
     return check
@@ -316,14 +340,18 @@ def _update_lines(gen: _Gen, inst: Instance, a: Action, env: dict[Local, int], n
                 targets.append((str(inst.slot(var, idx)), env2))
         for slot, env2 in targets:
             f = gen.expr(u.value, env2)
+            off = var.dom.offset
+            if f[0] and (not isinstance(var.dom, RangeDomain) or var.dom.lo <= int(f[1]) <= var.dom.hi):  # type: ignore[arg-type]
+                out.append(f"t[{slot}] = {int(f[1]) - off}")  # type: ignore[arg-type]
+                continue
             val = _text(f)
-            if isinstance(var.dom, RangeDomain) and not f[0] and not (
-                isinstance(u.value.dom, RangeDomain) and var.dom.lo <= u.value.dom.lo and u.value.dom.hi <= var.dom.hi
-            ):
+            # a constant out of range is reported when the step is taken, as the reference
+            # semantics does, not when compiling (the guard may never hold)
+            if isinstance(var.dom, RangeDomain) and (f[0] or not (
+                isinstance(u.value.dom, RangeDomain) and var.dom.contains(u.value.dom)
+            )):
                 chk = f"_chk_{aid}_{var.name}"
-                ns[chk] = _range_check(f"{var.name} (action {a.name})", var.dom.lo, var.dom.hi)
+                ns[chk] = _range_check(a.name, var.name, var.dom.lo, var.dom.hi)
                 val = f"{chk}({val})"
-            elif f[0] and isinstance(var.dom, RangeDomain) and not var.dom.lo <= int(f[1]) <= var.dom.hi:  # type: ignore[arg-type]
-                raise EvaluationError(f"action '{a.name}' sets {var.name} to {f[1]}, outside {var.dom.name}")
-            out.append(f"t[{slot}] = {val}")
+            out.append(f"t[{slot}] = {val}" if not off else f"t[{slot}] = {val} - {off}" if off > 0 else f"t[{slot}] = {val} + {-off}")
     return out

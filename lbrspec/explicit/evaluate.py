@@ -13,11 +13,14 @@ from __future__ import annotations
 from typing import Iterator, Mapping, Sequence
 
 from ..errors import EvaluationError
-from ..lang.domains import RangeDomain, UnionDomain
+from ..lang.domains import SortDomain, UnionDomain
 from ..lang.expr import (
     And,
     Apply,
     Arith,
+    Shift,
+    SortConst,
+    arith,
     Assign,
     AssignAll,
     Cmp,
@@ -52,7 +55,7 @@ def evaluate(e: Expr, inst: Instance, state: Sequence[int], env: Env) -> int | b
             raise EvaluationError(f"'{e.name}' is not bound") from None
     if isinstance(e, VarRef):
         idx = [int(evaluate(a, inst, state, env)) for a in e.args]
-        return state[inst.slot(e.var, idx)]
+        return state[inst.slot(e.var, idx)] + e.var.dom.offset
     if isinstance(e, Not):
         return not evaluate(e.arg, inst, state, env)
     if isinstance(e, And):
@@ -66,8 +69,12 @@ def evaluate(e: Expr, inst: Instance, state: Sequence[int], env: Env) -> int | b
     if isinstance(e, Ite):
         return evaluate(e.then if evaluate(e.cond, inst, state, env) else e.else_, inst, state, env)
     if isinstance(e, Arith):
-        a, b = int(evaluate(e.a, inst, state, env)), int(evaluate(e.b, inst, state, env))
-        return a + b if e.op == "+" else a - b
+        return arith(e.op, int(evaluate(e.a, inst, state, env)), int(evaluate(e.b, inst, state, env)))
+    if isinstance(e, SortConst):
+        return e.code(inst.sizes[e.sort])
+    if isinstance(e, Shift):
+        assert isinstance(e.dom, SortDomain)
+        return (int(evaluate(e.arg, inst, state, env)) + e.k) % inst.sizes[e.dom.sort]
     if isinstance(e, Cmp):
         a, b = int(evaluate(e.a, inst, state, env)), int(evaluate(e.b, inst, state, env))
         return a < b if e.op == "<" else a <= b
@@ -92,6 +99,12 @@ def evaluate(e: Expr, inst: Instance, state: Sequence[int], env: Env) -> int | b
     raise TypeError(f"cannot evaluate {type(e).__name__}")
 
 
+def out_of_range(action: str, var: str, value: int, dom: str) -> str:
+    """The one wording of an out-of-range write, shared by every engine so that they report
+    the same error for the same step."""
+    return f"action '{action}' sets {var} to {value}, outside {dom}"
+
+
 def holds(e: Expr, inst: Instance, state: Sequence[int], env: Env | None = None) -> bool:
     return bool(evaluate(e, inst, state, env or {}))
 
@@ -108,10 +121,10 @@ def _writes(u: Update, inst: Instance, state: Sequence[int], env: Env, action: s
     for idx, env2 in targets:
         value = int(evaluate(u.value, inst, state, env2))
         dom = var.dom
-        ok = (dom.lo <= value <= dom.hi) if isinstance(dom, RangeDomain) else 0 <= value < dom.size(inst.sizes)
-        if not ok:
-            raise EvaluationError(f"action '{action}' sets {inst._slot_name(var, tuple(idx))} to {value}, outside {dom.name}")
-        yield inst.slot(var, idx), value
+        code = value - dom.offset
+        if not 0 <= code < dom.size(inst.sizes):
+            raise EvaluationError(out_of_range(action, var.name, value, dom.name))
+        yield inst.slot(var, idx), code
 
 
 def step(inst: Instance, action: Action, params: Sequence[int], state: State) -> State | None:

@@ -67,6 +67,7 @@ class ExploreResult:
     symmetry: bool = False
     bytes_per_state: float | None = None  # the visited set's bytes per stored state, if measured
     symmetry_group: int = 1  # number of renamings when symmetry reduction is on
+    symmetry_notes: list[str] = field(default_factory=list)  # sorts reduced less, and why
 
     @property
     def _states(self) -> list[State]:

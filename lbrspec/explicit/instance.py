@@ -3,8 +3,11 @@
 An :class:`Instance` fixes the size of every index sort.  A state is then a tuple of small
 ints with one *slot* per variable element (``running[v0]``, ``running[v1]``, ``cpu[v0]``...),
 laid out in declaration order; each slot holds the code of a value (see
-:mod:`lbrspec.lang.domains`).  The instance decodes states for display and traces, and
-enumerates initial states and parameter bindings.
+:mod:`lbrspec.lang.domains`) minus the domain's :attr:`~lbrspec.lang.domains.Domain.offset`,
+so stored codes start at 0 even for integer ranges that do not (``slot_offset``).  Every engine
+that reads a slot adds the offset back and every engine that writes one takes it off; only
+bounded ranges other than ``0..n`` have a non-zero offset.  The instance decodes states for
+display and traces, and enumerates initial states and parameter bindings.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
 from ..errors import InputError
-from ..lang.domains import Domain, Sort, Value
-from ..lang.expr import ANY, Expr, Local, Var, _arg_names, as_domain, coerce
+from ..lang.domains import Domain, Sort, SortDomain, Value
+from ..lang.expr import ANY, Expr, Local, SortConst, Var, _arg_names, coerce, walk
 from ..lang.spec import Action, Model
 
 #: Largest size of one index sort.  Sizes above it cannot be represented in the packed state
@@ -54,12 +57,13 @@ class Instance:
                     f"{n} {s.name}s cannot be represented: at most {MAX_SORT_SIZE} per sort"
                 )
             self.sizes[s] = n
+        self._check_named_elements()
         self.slots: list[Slot] = []
         self.base: dict[Var, int] = {}
         self.strides: dict[Var, tuple[int, ...]] = {}
         for v in model.vars:
             self.base[v] = len(self.slots)
-            dims = [self.sizes[s] for s in v.index]
+            dims = [d.size(self.sizes) for d in v.index]
             strides = []
             acc = 1
             for d in reversed(dims):
@@ -70,12 +74,28 @@ class Instance:
                 self.slots.append(Slot(v, idx, self._slot_name(v, idx)))
         self.slot_index: dict[str, int] = {sl.name: i for i, sl in enumerate(self.slots)}
         self.slot_size: list[int] = [sl.var.dom.size(self.sizes) for sl in self.slots]
+        #: per slot: what is added to the stored code to get the value's code
+        self.slot_offset: list[int] = [sl.var.dom.offset for sl in self.slots]
 
+    def _check_named_elements(self) -> None:
+        """Refuse sizes too small for the elements the model names (``S.elem(2)`` needs 3)."""
+        from ..lang.uses import model_expressions
+
+        need: dict[Sort, int] = {}
+        for _, e in model_expressions(self.model):
+            for n in walk(e):
+                if isinstance(n, SortConst) and not n.from_end:
+                    need[n.sort] = max(need.get(n.sort, 0), n.index + 1)
+        for s, k in need.items():
+            if s in self.sizes and self.sizes[s] < k:
+                raise InputError(f"the model names element {s.element(k - 1)} of {s.name}, so {s.name} needs at least "
+                                 f"{k} elements, got {self.sizes[s]}")
     # -- naming -----------------------------------------------------------------------------
     def _slot_name(self, v: Var, idx: tuple[int, ...]) -> str:
+        """``idx`` holds positions (0, 1, ...) along each index domain."""
         if not idx:
             return v.name
-        return f"{v.name}[{','.join(s.element(i) for s, i in zip(v.index, idx))}]"
+        return f"{v.name}[{','.join(_show_index(d.decode(i + d.offset, self.sizes)) for d, i in zip(v.index, idx))}]"
 
     def size_of(self, sort: Sort) -> int:
         return self.sizes[sort]
@@ -89,7 +109,16 @@ class Instance:
 
     # -- slots ------------------------------------------------------------------------------
     def slot(self, var: Var, idx: Sequence[int]) -> int:
-        return self.base[var] + sum(i * st for i, st in zip(idx, self.strides[var]))
+        """The slot of ``var`` at the index *codes* ``idx`` (values for integer indexes)."""
+        return self.base[var] + sum((i - d.offset) * st for i, d, st in zip(idx, var.index, self.strides[var]))
+
+    def slot_at(self, var: Var, positions: Sequence[int]) -> int:
+        """The slot of ``var`` at ``positions`` (0, 1, ... along each index domain)."""
+        return self.base[var] + sum(i * st for i, st in zip(positions, self.strides[var]))
+
+    def index_codes(self, var: Var) -> list[tuple[int, ...]]:
+        """Every index tuple of ``var`` as codes, in slot order."""
+        return list(itertools.product(*[self.domain_codes(d) for d in var.index]))
 
     def domain_codes(self, dom: Domain) -> range:
         return dom.codes(self.sizes)
@@ -108,27 +137,32 @@ class Instance:
             init = v.init
             env: dict[Local, int] = {}
             if callable(init) and not isinstance(init, Expr):
-                locs = tuple(Local(n, as_domain(s)) for n, s in zip(_arg_names(init, len(v.index)), v.index))
-                env = dict(zip(locs, sl.index))
+                locs = tuple(Local(n, d) for n, d in zip(_arg_names(init, len(v.index)), v.index))
+                env = {loc: i + d.offset for loc, i, d in zip(locs, sl.index, v.index)}
                 init = init(*locs)
             if init is ANY:
-                choices.append(list(self.domain_codes(v.dom)))
+                choices.append(list(range(v.dom.size(self.sizes))))
                 continue
             values = init if isinstance(init, (list, tuple)) else [init]
             codes = []
             for val in values:
                 e = coerce(val, v.dom)
-                codes.append(int(evaluate(e, self, (), env)))
+                code = int(evaluate(e, self, (), env)) - v.dom.offset
+                if not 0 <= code < self.slot_size[self.slot_index[sl.name]]:
+                    raise InputError(f"the initial value of {sl.name} is outside {v.dom.name}")
+                codes.append(code)
             choices.append(sorted(set(codes), key=codes.index))
         return [tuple(c) for c in itertools.product(*choices)]
 
     # -- decoding ---------------------------------------------------------------------------
     def decode_slot(self, i: int, code: int) -> Value:
-        return self.slots[i].var.dom.decode(int(code), self.sizes)
+        """The display value of stored code ``code`` in slot ``i``."""
+        return self.slots[i].var.dom.decode(int(code) + self.slot_offset[i], self.sizes)
 
     def decode(self, state: State) -> dict[str, Value]:
         """Slot name -> display value."""
-        return {sl.name: sl.var.dom.decode(int(c), self.sizes) for sl, c in zip(self.slots, state)}
+        return {sl.name: sl.var.dom.decode(int(c) + off, self.sizes)
+                for sl, c, off in zip(self.slots, state, self.slot_offset)}
 
     def encode(self, values: Mapping[str, Value]) -> State:
         """The inverse of :meth:`decode`; every slot must be given."""
@@ -137,7 +171,7 @@ class Instance:
             if sl.name not in values:
                 raise InputError(f"the state has no value for {sl.name}")
             try:
-                out.append(sl.var.dom.encode(values[sl.name], self.sizes))
+                out.append(sl.var.dom.encode(values[sl.name], self.sizes) - sl.var.dom.offset)
             except ValueError as e:
                 raise InputError(f"{sl.name}: {e}") from None
         return tuple(out)
@@ -161,3 +195,8 @@ class Instance:
 
     def elements(self, sort: Sort) -> Iterator[str]:
         return (sort.element(i) for i in range(self.sizes[sort]))
+
+
+
+def _show_index(value: Value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)

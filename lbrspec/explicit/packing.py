@@ -42,7 +42,7 @@ class Layout:
         w, acc = 0, 1
         for var in inst.model.vars:
             base = inst.base[var]
-            n = math.prod(inst.sizes[s] for s in var.index)
+            n = math.prod(d.size(inst.sizes) for d in var.index)
             prod = math.prod(radix[base:base + n])
             if prod >= WORD_LIMIT:
                 raise ValueError(f"variable {var.name} alone needs more than 63 bits")

@@ -1,8 +1,9 @@
 """Symmetry reduction over the index sorts.
 
-Nothing in a model names a particular vCPU, pCPU or host user (the language has no literal for
-a sort element), so renaming the elements of a sort maps behaviours to behaviours and keeps
-every invariant's value.  The explorer may therefore store one representative per orbit of the
+When nothing in a model tells a sort's elements apart (no named element, no order, no ring step:
+see :mod:`lbrspec.lang.uses`), renaming them maps behaviours to behaviours and keeps every
+invariant's value.  A sort used as a ring keeps only its rotations; a sort whose elements are
+named or ordered keeps no renaming but the identity.  The explorer may therefore store one representative per orbit of the
 group of all such renamings: the *canonical* state, the least packed encoding among all
 renamings of a state.  This is exact (two states share a representative only if one is a
 renaming of the other) and sound for every invariant and goal; it is not sound for liveness
@@ -14,7 +15,8 @@ elements (``cpu[v] = p1``, ``sel[p] = vcpu(v0)``) through ``pi`` as well.
 Trying every renaming of every state costs ``|V|! |P|! |H|!`` renamings per state (576 for 4
 vCPUs and 4 pCPUs).  Most can be skipped: each element gets a *signature*, the values of the
 variables indexed by it with sort elements blotted out (so renaming does not change it), and
-only renamings that list every sort's elements in non-decreasing signature order are tried.
+only renamings that list every fully symmetric sort's elements in non-decreasing signature order
+are tried (rings try every rotation).
 The canonical state is the least among those.  That is still a canonical form: renaming a state
 renames its signatures along, so every state of an orbit sees the same set of sorted renamings.
 """
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lang.domains import Sort, SortDomain, UnionDomain
+from ..lang.uses import SortUse, sort_uses
 from .instance import Instance, State
 from .packing import Layout
 
@@ -48,7 +51,10 @@ class Symmetry:
         self.inst = inst
         self.layout = layout
         sorts = [s for s in inst.model.sorts]
-        perms_per_sort = [list(itertools.permutations(range(inst.sizes[s]))) for s in sorts]
+        #: how each sort is used, and so which of its renamings are symmetries
+        self.uses: dict[Sort, SortUse] = sort_uses(inst.model)
+        self.kind: dict[Sort, str] = {s: self.uses[s].group for s in sorts}
+        perms_per_sort = [self._perms(s) for s in sorts]
         size = 1
         for p in perms_per_sort:
             size *= len(p)
@@ -78,6 +84,25 @@ class Symmetry:
     def __len__(self) -> int:
         return len(self.group)
 
+    def _perms(self, s: Sort) -> list[tuple[int, ...]]:
+        n = self.inst.sizes[s]
+        kind = self.kind[s]
+        if kind == "all":
+            return list(itertools.permutations(range(n)))
+        if kind == "rotations":
+            return [tuple((i + r) % n for i in range(n)) for r in range(n)]
+        return [tuple(range(n))]
+
+    def notes(self) -> list[str]:
+        """One line per sort that is not fully symmetric: what it keeps, and why."""
+        out = []
+        for s, kind in self.kind.items():
+            if kind == "all":
+                continue
+            keeps = "only its rotations" if kind == "rotations" else "no renaming"
+            out.append(f"{s.name}: {keeps}, because {self.uses[s].why()}")
+        return out
+
     # -- signatures -------------------------------------------------------------------------
     def _init_signatures(self) -> None:
         """Per sort, per element: the slots indexed by that element alone, and a value class
@@ -99,7 +124,7 @@ class Symmetry:
         for srt in inst.model.sorts:
             per = [[] for _ in range(inst.sizes[srt])]
             for k, sl in enumerate(inst.slots):
-                if len(sl.var.index) == 1 and sl.var.index[0] is srt:
+                if len(sl.var.index) == 1 and sl.var.index_sorts == (srt,):
                     per[sl.index[0]].append(k)
             self.sig_slots[srt] = per
         self.sorts = list(inst.model.sorts)
@@ -119,6 +144,8 @@ class Symmetry:
 
     def _sorted_by(self, sigs: dict[Sort, list[tuple[int, ...]]], ri: int) -> bool:
         for srt in self.sorts:
+            if self.kind[srt] != "all":
+                continue  # only a full symmetric group contains every sorting renaming
             order = self.order[ri][srt]
             sg = sigs[srt]
             if any(sg[order[j]] > sg[order[j + 1]] for j in range(len(order) - 1)):
@@ -153,8 +180,8 @@ class Symmetry:
         luts: list[np.ndarray] = []
         maps: dict[int, np.ndarray] = {}
         for k, sl in enumerate(inst.slots):
-            new_idx = tuple(perm[s][i] for s, i in zip(sl.var.index, sl.index))
-            dest[k] = inst.slot(sl.var, new_idx)
+            new_idx = tuple(perm[d.sort][i] if isinstance(d, SortDomain) else i for d, i in zip(sl.var.index, sl.index))
+            dest[k] = inst.slot_at(sl.var, new_idx)
             key = id(sl.var.dom)
             if key not in maps:
                 maps[key] = self._value_map(sl.var.dom, perm)
@@ -194,6 +221,8 @@ class Symmetry:
         for ri, t in enumerate(self.tables):
             valid = np.ones(n, dtype=bool)
             for srt in self.sorts:
+                if self.kind[srt] != "all":
+                    continue
                 order = self.order[ri][srt]
                 sg = sigs[srt]
                 for j in range(len(order) - 1):

@@ -19,6 +19,7 @@ from ..errors import EvaluationError
 from ..lang.domains import BoolDomain, RangeDomain
 from ..lang.expr import Assign, AssignAll, expand
 from .compile import ActionInstance, Frag, _Gen, _text, goal_instances
+from .evaluate import out_of_range
 from .instance import Instance
 from .packing import Layout
 
@@ -74,11 +75,12 @@ class VecCompiled:
     source: str
 
 
-def _range_checker(name: str, lo: int, hi: int) -> Callable[[object], object]:
+def _range_checker(action: str, var: str, lo: int, hi: int) -> Callable[[object], object]:
     def chk(v: object) -> object:
         a = np.asarray(v)
         if a.size and (a.min() < lo or a.max() > hi):
-            raise EvaluationError(f"{name} would leave {lo}..{hi}")
+            bad = int(a.min()) if a.min() < lo else int(a.max())
+            raise EvaluationError(out_of_range(action, var, bad, f"{lo}..{hi}"))
         return v
 
     return chk
@@ -123,10 +125,13 @@ def compile_vector(inst: Instance, layout: Layout | None = None, actions: list[A
                 val = _text(f)
                 if slot.isdigit() and val == gen.fmt_read(slot, var):
                     continue  # x := x changes nothing
-                if isinstance(var.dom, RangeDomain) and not f[0]:
+                off = var.dom.offset
+                if isinstance(var.dom, RangeDomain) and (not f[0] or not var.dom.lo <= int(f[1]) <= var.dom.hi):  # type: ignore[arg-type]
                     chk = f"_chk_{ai.index}_{var.name}"
-                    ns[chk] = _range_checker(f"{var.name} (action {a.name})", var.dom.lo, var.dom.hi)
+                    ns[chk] = _range_checker(a.name, var.name, var.dom.lo, var.dom.hi)
                     val = f"{chk}({val})"
+                if off:
+                    val = f"({val} - {off})" if off > 0 else f"({val} + {-off})"
                 if slot.isdigit():
                     k = int(slot)
                     ns[f"W{k}"] = np.int64(lay.weight[k])

@@ -344,4 +344,5 @@ def explore_vector(
         symmetry=sym is not None,
         bytes_per_state=S_set.nbytes() / max(1, S_set.count),
         symmetry_group=len(sym) if sym is not None else 1,
+        symmetry_notes=sym.notes() if sym is not None else [],
     )

@@ -56,6 +56,10 @@ class _PmlGen(_Gen):
     def fmt_range(self, x: str, lo: int, hi: int) -> str:
         return f"({lo} <= {x} && {x} < {hi})"
 
+    def fmt_mod(self, a: str, n: int) -> str:
+        # Promela's % truncates like C's; the language's % is the mathematical modulo
+        return f"((({a}) % {n} + {n}) % {n})"
+
 
 def _pml(text: str) -> str:
     """Python spellings the partial evaluator folds into constants, in Promela."""
@@ -82,10 +86,11 @@ def to_promela(inst: Instance, invariants: list[str] | None = None, hidden: bool
         if any(d is x for x in seen_doms):
             continue
         seen_doms.append(d)
-        codes = ", ".join(f"{d.decode(c, inst.sizes)}={c}" for c in d.codes(inst.sizes))
+        codes = ", ".join(f"{d.decode(c, inst.sizes)}={c - d.offset}" for c in d.codes(inst.sizes))
         out.append(f"   {d.name}: {codes}")
     out.append("*/")
-    out.append(f"byte s[{n}];  /* the whole state: one element per slot, in lbrspec's slot order */")
+    cell = "byte" if max(inst.slot_size, default=1) <= 256 else "short" if max(inst.slot_size) <= 32768 else "int"
+    out.append(f"{cell} s[{n}];  /* the whole state: one element per slot, in lbrspec's slot order */")
     for k, sl in enumerate(inst.slots):
         out.append(f"#define {gen.names[k]} s[{k}]")
     out.append("")
@@ -94,8 +99,8 @@ def to_promela(inst: Instance, invariants: list[str] | None = None, hidden: bool
         width = max(width, sum(len(inst.bindings(u.bound)) if isinstance(u, AssignAll) else 1 for u in a.updates_x))
     hid = "hidden " if hidden else ""
     for i in range(max(1, width)):
-        out.append(f"{hid}byte t{i};")
-        out.append(f"{hid}byte i{i};")
+        out.append(f"{hid}int t{i};")
+        out.append(f"{hid}{'byte' if n <= 256 else 'short'} i{i};")
     for inv in checked:
         out.append(f"{hid}{'byte' if hidden else 'bit'} inv_{inv.name} = 1;  /* names the invariant in SPIN's assertion messages */")
     out.append("")
@@ -145,13 +150,15 @@ def to_promela(inst: Instance, invariants: list[str] | None = None, hidden: bool
                     if slot.isdigit() and val == gen.names[int(slot)]:
                         continue  # x := x
                     body.append(f"t{t} = {val}")
+                    off = var.dom.offset
+                    stored = f"t{t}" if not off else f"t{t} - {off}" if off > 0 else f"t{t} + {-off}"
                     if isinstance(var.dom, RangeDomain):
                         body.append(f"assert({var.dom.lo} <= t{t} && t{t} <= {var.dom.hi})")
                     if slot.isdigit():
-                        assigns.append(f"{gen.names[int(slot)]} = t{t}")
+                        assigns.append(f"{gen.names[int(slot)]} = {stored}")
                     else:
                         body.append(f"i{t} = {_pml(slot)}")
-                        assigns.append(f"s[i{t}] = t{t}")
+                        assigns.append(f"s[i{t}] = {stored}")
                     t += 1
             guard = _pml(_text(g)) if not g[0] else "true"
             resets = [] if hidden else [f"t{i} = 0; i{i} = 0" for i in range(t)]

@@ -24,14 +24,23 @@ sort to size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Union
+from typing import TYPE_CHECKING, Mapping, Union
+
+if TYPE_CHECKING:
+    from .expr import Expr
 
 Sizes = Mapping["Sort", int]
 
 
 @dataclass(frozen=True, eq=False)
 class Sort:
-    """An index sort whose size is chosen by the instance (or left unbounded)."""
+    """An index sort whose size is chosen by the instance (or left unbounded).
+
+    Elements are interchangeable unless the model says otherwise: :meth:`first`, :meth:`last`
+    and :meth:`elem` name an element, ``x < y`` orders two, and ``x.next()`` goes around the
+    ring of elements (see :mod:`lbrspec.lang.expr`).  A sort used that way loses (part of) its
+    symmetry; :func:`lbrspec.lang.uses.sort_uses` finds how each sort is used.
+    """
 
     name: str
     prefix: str
@@ -40,6 +49,28 @@ class Sort:
     def element(self, index: int) -> str:
         """The display name of element ``index`` (``v0``, ``p1``...)."""
         return f"{self.prefix}{index}"
+
+    def first(self) -> "Expr":
+        """The first element (``p0``): an expression of this sort."""
+        from .expr import SortConst
+
+        return SortConst(self, 0)
+
+    def last(self) -> "Expr":
+        """The last element (``p{n-1}`` in an instance of size ``n``)."""
+        from .expr import SortConst
+
+        return SortConst(self, 0, from_end=True)
+
+    def elem(self, index: int) -> "Expr":
+        """Element number ``index`` counted from 0 (``S.elem(1)`` is the second element).
+
+        An instance in which the sort has ``index`` elements or fewer is refused."""
+        from .expr import LangTypeError, SortConst
+
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise LangTypeError(f"{self.name}.elem() takes an element number 0, 1, ..., got {index!r}")
+        return SortConst(self, index)
 
     def __repr__(self) -> str:
         return f"Sort({self.name})"
@@ -79,7 +110,14 @@ class Domain:
         return ()
 
     def codes(self, sizes: Sizes) -> range:
+        """The codes of the values, in order (expressions compute with these)."""
         return range(self.size(sizes))
+
+    @property
+    def offset(self) -> int:
+        """What a state slot stores is ``code - offset`` (non-zero only for ranges below 0 or
+        above it); the position of a value among :meth:`codes` is the same number."""
+        return 0
 
     def __repr__(self) -> str:
         return self.name
@@ -104,16 +142,34 @@ BOOL = BoolDomain()
 
 
 class EnumDomain(Domain):
-    """Named constants.  ``Dom.MEMBER`` is the literal expression for a member."""
+    """Named constants.  ``Dom.MEMBER`` is the literal expression for a member.
 
-    def __init__(self, name: str, members: tuple[str, ...] | list[str], doc: str = "") -> None:
+    ``absent`` names members that exist only in other variants of the model (the variant being
+    built leaves them out, so its states do not pay for them); using one is a build error that
+    says so, rather than an unknown-name error.  ``EnumDomain.variant`` builds such a domain
+    from a list of members each with the condition under which it exists.
+    """
+
+    def __init__(self, name: str, members: tuple[str, ...] | list[str], doc: str = "",
+                 absent: tuple[str, ...] | list[str] = ()) -> None:
         if not members:
             raise ValueError(f"enum {name} has no members")
         if len(set(members)) != len(members):
             raise ValueError(f"enum {name} repeats a member")
+        if set(members) & set(absent):
+            raise ValueError(f"enum {name}: a member cannot be both present and absent")
         self.name = name
         self.members = tuple(members)
+        self.absent = tuple(absent)
         self.doc = doc
+
+    @classmethod
+    def variant(cls, name: str, members: list["str | tuple[str, bool]"], doc: str = "") -> "EnumDomain":
+        """``EnumDomain.variant("pc", ["IDLE", ("PREEMPTED", sw["preemptible"])])``: a member
+        given with a condition exists only where the condition is true."""
+        present = [m if isinstance(m, str) else m[0] for m in members if isinstance(m, str) or m[1]]
+        gone = [m[0] for m in members if not isinstance(m, str) and not m[1]]
+        return cls(name, present, doc, absent=gone)
 
     def size(self, sizes: Sizes) -> int:
         return len(self.members)
@@ -131,32 +187,45 @@ class EnumDomain(Domain):
             raise ValueError(f"{member!r} is not a member of {self.name} {list(self.members)}")
         return self.members.index(member)
 
+    def missing(self, member: str) -> str:
+        """Why ``member`` is not a value of this domain, in one line."""
+        if member in self.absent:
+            return f"member {member!r} of {self.name} does not exist in this variant of the model"
+        return f"unknown member {member!r} of {self.name} {list(self.members)}"
+
     def __getattr__(self, member: str):  # Dom.ACTIVE -> literal expression
         if member.startswith("_") or "members" not in self.__dict__:
             raise AttributeError(member)
         from .expr import LangTypeError, Lit
 
         if member not in self.members:
-            raise LangTypeError(f"unknown member {member!r} of {self.name} {list(self.members)}")
+            raise LangTypeError(self.missing(member))
         return Lit(self, self.members.index(member))
 
 
 class RangeDomain(Domain):
-    """Bounded non-negative integers ``lo..hi`` (inclusive); the code of ``n`` is ``n`` itself.
+    """Bounded integers ``lo..hi`` (inclusive; negative bounds allowed).
 
-    Codes ``0..lo-1`` are unused, which keeps arithmetic on codes equal to arithmetic on values.
+    A value's code in expressions is the integer itself, so arithmetic on codes is arithmetic
+    on values; a *state slot* stores ``value - lo`` (see :attr:`offset`), so stored codes are
+    always ``0..hi-lo``.
     """
 
     def __init__(self, lo: int, hi: int) -> None:
-        if lo < 0:
-            raise ValueError(f"range {lo}..{hi}: bounded integers start at 0 or above")
+        for b in (lo, hi):
+            if isinstance(b, bool) or not isinstance(b, int):
+                raise ValueError(f"range bounds must be integers, got {b!r}")
         if lo > hi:
             raise ValueError(f"empty range {lo}..{hi}")
         self.lo, self.hi = lo, hi
         self.name = f"{lo}..{hi}"
 
+    @property
+    def offset(self) -> int:
+        return self.lo
+
     def size(self, sizes: Sizes) -> int:
-        return self.hi + 1
+        return self.hi - self.lo + 1
 
     def codes(self, sizes: Sizes) -> range:
         return range(self.lo, self.hi + 1)
@@ -168,6 +237,9 @@ class RangeDomain(Domain):
         if isinstance(value, bool) or not isinstance(value, int) or not self.lo <= value <= self.hi:
             raise ValueError(f"{value!r} is not in {self.name}")
         return value
+
+    def contains(self, other: "RangeDomain") -> bool:
+        return self.lo <= other.lo and other.hi <= self.hi
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RangeDomain) and (self.lo, self.hi) == (other.lo, other.hi)

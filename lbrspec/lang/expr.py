@@ -97,28 +97,52 @@ class Expr:
         return Not(self)
 
     def __eq__(self, other: object) -> "Expr":  # type: ignore[override]
-        return Eq(self, coerce(other, self.dom))
+        return Eq(self, _operand(other, self))
 
     def __ne__(self, other: object) -> "Expr":  # type: ignore[override]
-        return Not(Eq(self, coerce(other, self.dom)))
+        return Not(Eq(self, _operand(other, self)))
 
     def __add__(self, other: object) -> "Expr":
-        return Arith("+", self, coerce(other, self.dom))
+        return Arith("+", self, _operand(other, self))
+
+    def __radd__(self, other: object) -> "Expr":
+        return Arith("+", _operand(other, self), self)
 
     def __sub__(self, other: object) -> "Expr":
-        return Arith("-", self, coerce(other, self.dom))
+        return Arith("-", self, _operand(other, self))
+
+    def __rsub__(self, other: object) -> "Expr":
+        return Arith("-", _operand(other, self), self)
+
+    def __mul__(self, other: object) -> "Expr":
+        return Arith("*", self, _constant(other, "*"))
+
+    def __rmul__(self, other: object) -> "Expr":
+        return Arith("*", self, _constant(other, "*"))
+
+    def __mod__(self, other: object) -> "Expr":
+        return Arith("%", self, _constant(other, "%"))
 
     def __lt__(self, other: object) -> "Expr":
-        return Cmp("<", self, coerce(other, self.dom))
+        return Cmp("<", self, _operand(other, self))
 
     def __le__(self, other: object) -> "Expr":
-        return Cmp("<=", self, coerce(other, self.dom))
+        return Cmp("<=", self, _operand(other, self))
 
     def __gt__(self, other: object) -> "Expr":
-        return Cmp("<", coerce(other, self.dom), self)
+        return Cmp("<", _operand(other, self), self)
 
     def __ge__(self, other: object) -> "Expr":
-        return Cmp("<=", coerce(other, self.dom), self)
+        return Cmp("<=", _operand(other, self), self)
+
+    def next(self, k: int = 1) -> "Expr":
+        """The element ``k`` places after this one around its sort's ring (the last element's
+        successor is the first)."""
+        return Shift(self, k)
+
+    def prev(self, k: int = 1) -> "Expr":
+        """The element ``k`` places before this one around its sort's ring."""
+        return Shift(self, -k)
 
     def is_(self, tag: str) -> "Expr":
         """``x.is_("vcpu")``: the union value ``x`` has tag ``vcpu`` (constant or constructor)."""
@@ -138,6 +162,8 @@ def coerce(value: object, dom: Domain) -> Expr:
     """Turn a Python literal into a :class:`Lit` of ``dom``; expressions pass through."""
     if isinstance(value, Expr):
         return value
+    if isinstance(value, Var):
+        raise _uncalled(value)
     if isinstance(value, bool):
         if not isinstance(dom, BoolDomain):
             raise LangTypeError(f"boolean {value} used where {dom.name} is expected")
@@ -151,7 +177,8 @@ def coerce(value: object, dom: Domain) -> Expr:
     if isinstance(value, str):
         if isinstance(dom, EnumDomain):
             if value not in dom.members:
-                raise LangTypeError(f"{value!r} is not a member of {dom.name} {list(dom.members)}")
+                raise LangTypeError(dom.missing(value) if value in dom.absent
+                                    else f"{value!r} is not a member of {dom.name} {list(dom.members)}")
             return Lit(dom, dom.members.index(value))
         if isinstance(dom, UnionDomain) and value in dom.consts:
             return Lit(dom, dom.consts.index(value))
@@ -159,7 +186,39 @@ def coerce(value: object, dom: Domain) -> Expr:
     raise LangTypeError(f"cannot use {value!r} in an expression of type {dom.name}")
 
 
+def _operand(value: object, other: Expr) -> Expr:
+    """The other operand of a binary operator: an expression, or a Python literal typed by
+    ``other``.  An integer literal next to an integer expression gets its own one-value range,
+    so ``x + 5`` and ``x < 7`` are fine whatever ``x``'s range (a value out of range is caught
+    when it is assigned, not when it is computed)."""
+    if isinstance(value, int) and not isinstance(value, bool) and isinstance(other.dom, RangeDomain):
+        return Lit(RangeDomain(value, value), value)
+    return coerce(value, other.dom)
+
+
+def _constant(value: object, op: str) -> "Lit":
+    """The constant right operand of ``*`` or ``%`` (the language keeps arithmetic linear)."""
+    if isinstance(value, Lit) and isinstance(value.dom, RangeDomain):
+        value = value.code
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LangTypeError(f"'{op}' takes an integer constant on one side (the language stays linear), got {value!r}")
+    if op == "%" and value <= 0:
+        raise LangTypeError(f"'%' needs a positive constant divisor, got {value}")
+    return Lit(RangeDomain(value, value), value)
+
+
+def _uncalled(var: "Var") -> LangTypeError:
+    call = f"{var.name}()" if not var.index else f"{var.name}[...]"
+    return LangTypeError(
+        f"'{var.name}' is a variable, not a value: read it as {call}"
+        + (" (a scalar variable is read with an empty call)" if not var.index else f" with its {len(var.index)} index argument(s)"),
+        variable=var.name,
+    )
+
+
 def _need_bool(e: Expr, what: str) -> Expr:
+    if isinstance(e, Var):
+        raise _uncalled(e)
     if not isinstance(e, Expr):
         e = coerce(e, BOOL)
     if not isinstance(e.dom, BoolDomain):
@@ -197,18 +256,23 @@ class Local(Expr):
 
 
 class Var:
-    """A state variable: a value of ``dom`` for every tuple of elements of the ``index`` sorts.
+    """A state variable: a value of ``dom`` for every tuple of index values.
 
+    ``index`` lists what the variable is indexed by: index sorts (one value per vCPU...), or
+    finite domains (a bounded range, an enum, ``BOOL``); it is kept as a tuple of domains.
     ``init`` is a Python value, a :class:`Lit`, a list of allowed values, :data:`ANY`, or a
     function of the index elements returning one of these.  Variables are made with
     :meth:`lbrspec.lang.machine.Machine.var`, which records the owning machine.
+
+    A variable is not a value: it is read by calling or indexing it (``flag()``, ``ev[v]``), and
+    using it bare in an expression is a type error that says so.
     """
 
     def __init__(
         self,
         name: str,
         dom: Domain,
-        index: tuple[Sort, ...] = (),
+        index: Sequence[Sort | Domain] = (),
         init: object = None,
         doc: str = "",
         ghost: bool = False,
@@ -216,11 +280,16 @@ class Var:
     ) -> None:
         self.name = name
         self.dom = dom
-        self.index = tuple(index)
+        self.index: tuple[Domain, ...] = tuple(as_domain(d) for d in index)
         self.init = init
         self.doc = doc
         self.ghost = ghost
         self.machine = machine
+
+    @property
+    def index_sorts(self) -> tuple[Sort, ...]:
+        """The index sorts among the variable's index domains (in order, repeats kept)."""
+        return tuple(d.sort for d in self.index if isinstance(d, SortDomain))
 
     def _ref(self, args: tuple[object, ...]) -> "VarRef":
         if len(args) != len(self.index):
@@ -229,13 +298,8 @@ class Var:
                 variable=self.name,
             )
         checked = []
-        for a, s in zip(args, self.index):
-            if not isinstance(a, Expr):
-                raise LangTypeError(f"index of '{self.name}' must be an expression of sort {s.name}", self.name)
-            if not (isinstance(a.dom, SortDomain) and a.dom.sort is s):
-                raise LangTypeError(
-                    f"index of '{self.name}' must be of sort {s.name}, got {a.dom.name}", self.name
-                )
+        for a, d in zip(args, self.index):
+            a = _index_arg(self.name, a, d)
             checked.append(a)
         return VarRef(self, tuple(checked))
 
@@ -249,7 +313,7 @@ class Var:
 
     def becomes_all(self, fn: Callable[..., object]) -> "AssignAll":
         """Whole-variable update: ``var[x..] := fn(x..)`` for every index tuple at once."""
-        bound = tuple(Local(n, SortDomain(s)) for n, s in zip(_arg_names(fn, len(self.index)), self.index))
+        bound = tuple(Local(n, d) for n, d in zip(_arg_names(fn, len(self.index)), self.index))
         try:
             value = coerce(fn(*bound), self.dom)
         except LangTypeError as e:
@@ -258,8 +322,85 @@ class Var:
         _check_assignable(self, value)
         return AssignAll(self, bound, value)
 
+    # A bare variable in an expression is a mistake (``flag == True`` for ``flag() == True``):
+    # Python would compare the objects and hand back False, and the guard would never fire.
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+        if isinstance(other, Var):
+            return self is other
+        raise _uncalled(self)
+
+    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+        if isinstance(other, Var):
+            return self is not other
+        raise _uncalled(self)
+
+    __hash__ = object.__hash__
+
+    def _misuse(self, *_: object) -> "Expr":
+        raise _uncalled(self)
+
+    __and__ = __rand__ = __or__ = __ror__ = __invert__ = __add__ = __radd__ = __sub__ = __rsub__ = _misuse
+    __lt__ = __le__ = __gt__ = __ge__ = __mul__ = __rmul__ = __mod__ = _misuse
+
+    def is_(self, *_: object) -> "Expr":
+        raise _uncalled(self)
+
+    in_ = is_
+
     def __repr__(self) -> str:
         return f"Var({self.machine}.{self.name})"
+
+
+class AbsentVar:
+    """What :meth:`~lbrspec.lang.machine.Machine.var` returns for a variable that does not
+    exist in the variant being built (``when=False``): any use of it is a type error naming the
+    variable and the variant, instead of a silent wrong model."""
+
+    def __init__(self, name: str, machine: str, variant: str, why: str = "") -> None:
+        self.name = name
+        self.machine = machine
+        self.variant = variant
+        self.why = why
+
+    def _error(self, *_: object, **__: object) -> "Expr":
+        extra = f" ({self.why})" if self.why else ""
+        raise LangTypeError(
+            f"variable '{self.name}' of machine '{self.machine}' does not exist in variant '{self.variant}'{extra}",
+            variable=self.name,
+        )
+
+    __getitem__ = __call__ = becomes_all = _error
+    __eq__ = __ne__ = __and__ = __rand__ = __or__ = __ror__ = __invert__ = _error  # type: ignore[assignment]
+    __add__ = __sub__ = __lt__ = __le__ = __gt__ = __ge__ = is_ = in_ = _error
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"AbsentVar({self.machine}.{self.name})"
+
+
+def _index_arg(name: str, a: object, d: Domain) -> "Expr":
+    """Check one index argument of variable ``name`` against its index domain ``d``."""
+    if isinstance(a, Var):
+        raise _uncalled(a)
+    if isinstance(d, SortDomain):
+        if not isinstance(a, Expr):
+            raise LangTypeError(f"index of '{name}' must be an expression of sort {d.sort.name}", name)
+        if not (isinstance(a.dom, SortDomain) and a.dom.sort is d.sort):
+            raise LangTypeError(f"index of '{name}' must be of sort {d.sort.name}, got {a.dom.name}", name)
+        return a
+    if isinstance(d, RangeDomain):
+        e = Lit(RangeDomain(a, a), a) if isinstance(a, int) and not isinstance(a, bool) else coerce(a, d)
+        if not isinstance(e.dom, RangeDomain):
+            raise LangTypeError(f"index of '{name}' must be an integer in {d.name}, got {e.dom.name}", name)
+        if not d.contains(e.dom):
+            raise LangTypeError(
+                f"index of '{name}' may be {e.dom.name}, outside its index range {d.name}; keep the index in range "
+                f"(a parameter or quantified variable over {d.name}, or arithmetic such as (i % n) + lo)", name)
+        return e
+    e = coerce(a, d)
+    if not _same_domain(e.dom, d):
+        raise LangTypeError(f"index of '{name}' must be {d.name}, got {e.dom.name}", name)
+    return e
 
 
 class _AnyInit:
@@ -290,7 +431,7 @@ class VarRef(Expr):
     def becomes(self, value: object) -> "Assign":
         """Point update ``var[args] := value``."""
         try:
-            v = coerce(value, self.var.dom)
+            v = _operand(value, self) if isinstance(self.var.dom, RangeDomain) else coerce(value, self.var.dom)
         except LangTypeError as e:
             e.variable = e.variable or self.var.name
             raise
@@ -410,19 +551,36 @@ def _join_range(a: Domain, b: Domain) -> RangeDomain:
 
 
 class Arith(Expr):
-    """Bounded-integer ``+`` or ``-``; a result outside the target domain is an error when
-    assigned (the explicit engines report it, Z3 constrains it)."""
+    """Bounded-integer ``+``, ``-``, ``*`` (by a constant) or ``%`` (by a positive constant).
+
+    The result's range is computed from the operands' ranges (it may go below zero); a value
+    outside the target's range is an error when assigned (every engine reports it).  ``%`` is
+    the mathematical modulo: ``x % n`` is in ``0..n-1`` for every ``x``, negative ones too.
+    """
 
     __slots__ = ("op", "a", "b")
 
     def __init__(self, op: str, a: Expr, b: Expr) -> None:
+        if op not in ("+", "-", "*", "%"):
+            raise LangTypeError(f"unknown arithmetic operator {op!r}")
         if not (isinstance(a.dom, RangeDomain) and isinstance(b.dom, RangeDomain)):
             raise LangTypeError(f"'{op}' needs bounded integers, got {a.dom.name} and {b.dom.name}")
+        if op in ("*", "%") and not (isinstance(b, Lit)):
+            raise LangTypeError(f"'{op}' takes an integer constant as its right operand (the language stays linear)")
         self.op, self.a, self.b = op, a, b
+        alo, ahi, blo, bhi = a.dom.lo, a.dom.hi, b.dom.lo, b.dom.hi
         if op == "+":
-            self.dom = RangeDomain(a.dom.lo + b.dom.lo, a.dom.hi + b.dom.hi)
+            self.dom = RangeDomain(alo + blo, ahi + bhi)
+        elif op == "-":
+            self.dom = RangeDomain(alo - bhi, ahi - blo)
+        elif op == "*":
+            c = b.code  # type: ignore[attr-defined]
+            self.dom = RangeDomain(min(alo * c, ahi * c), max(alo * c, ahi * c))
         else:
-            self.dom = RangeDomain(max(0, a.dom.lo - b.dom.hi), max(0, a.dom.hi - b.dom.lo))
+            c = b.code  # type: ignore[attr-defined]
+            if c <= 0:
+                raise LangTypeError(f"'%' needs a positive constant divisor, got {c}")
+            self.dom = RangeDomain(alo, ahi) if 0 <= alo and ahi < c else RangeDomain(0, c - 1)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.a, self.b)
@@ -431,12 +589,31 @@ class Arith(Expr):
         return Arith(self.op, children[0], children[1])
 
 
+def arith(op: str, a: int, b: int) -> int:
+    """The value of ``a op b``: the one definition every engine's constant folding uses."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "%":
+        return a % b  # Python's % is the mathematical modulo for a positive divisor
+    raise ValueError(op)
+
+
 class Cmp(Expr):
+    """``<`` or ``<=`` between two integers, or between two elements of one sort (by element
+    number: using it makes the sort ordered, which costs its symmetry)."""
+
     __slots__ = ("op", "a", "b")
 
     def __init__(self, op: str, a: Expr, b: Expr) -> None:
-        if not (isinstance(a.dom, RangeDomain) and isinstance(b.dom, RangeDomain)):
-            raise LangTypeError(f"'{op}' needs bounded integers, got {a.dom.name} and {b.dom.name}")
+        ints = isinstance(a.dom, RangeDomain) and isinstance(b.dom, RangeDomain)
+        elems = isinstance(a.dom, SortDomain) and isinstance(b.dom, SortDomain) and a.dom.sort is b.dom.sort
+        if not (ints or elems):
+            raise LangTypeError(f"'{op}' needs two bounded integers or two elements of one sort, "
+                                f"got {a.dom.name} and {b.dom.name}")
         self.op, self.a, self.b = op, a, b
         self.dom = BOOL
 
@@ -445,6 +622,47 @@ class Cmp(Expr):
 
     def rebuild(self, children: Sequence[Expr]) -> Expr:
         return Cmp(self.op, children[0], children[1])
+
+
+class SortConst(Expr):
+    """A named element of a sort: element ``index`` counted from the first (``S.first()``,
+    ``S.elem(i)``), or from the last when ``from_end`` (``S.last()``).  Naming elements makes
+    the sort asymmetric: symmetry reduction leaves it alone."""
+
+    __slots__ = ("sort", "index", "from_end")
+
+    def __init__(self, sort: Sort, index: int, from_end: bool = False) -> None:
+        self.sort = sort
+        self.index = index
+        self.from_end = from_end
+        self.dom = SortDomain(sort)
+
+    def code(self, size: int) -> int:
+        """The element's number in a sort of ``size`` elements (``size > index`` is checked
+        when the instance is made)."""
+        return size - 1 - self.index if self.from_end else self.index
+
+
+class Shift(Expr):
+    """``x.next(k)``: the element ``k`` places after ``x`` around its sort's ring (``k < 0``
+    goes backwards).  The sort keeps only its rotations as symmetries."""
+
+    __slots__ = ("arg", "k")
+
+    def __init__(self, arg: Expr, k: int) -> None:
+        if not isinstance(arg.dom, SortDomain):
+            raise LangTypeError(f"next()/prev() need an element of a sort, got {arg.dom.name}")
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise LangTypeError(f"next()/prev() take an integer step, got {k!r}")
+        self.arg = arg
+        self.k = k
+        self.dom = arg.dom
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return Shift(children[0], self.k)
 
 
 class Ctor(Expr):
@@ -526,10 +744,12 @@ class Definition:
     def __call__(self, *args: object) -> "Apply":
         if len(args) != len(self.params):
             raise LangTypeError(f"{self.name} takes {len(self.params)} argument(s), got {len(args)}")
-        cargs = tuple(coerce(a, p.dom) for a, p in zip(args, self.params))
+        cargs = tuple(_operand(a, p) if isinstance(p.dom, RangeDomain) else coerce(a, p.dom) for a, p in zip(args, self.params))
         for a, p in zip(cargs, self.params):
             if not _same_domain(a.dom, p.dom):
                 raise LangTypeError(f"argument '{p.name}' of {self.name} must be {p.dom.name}, got {a.dom.name}")
+            if isinstance(p.dom, RangeDomain) and not p.dom.contains(a.dom):  # type: ignore[attr-defined]
+                raise LangTypeError(f"argument '{p.name}' of {self.name} may be {a.dom.name}, outside its range {p.dom.name}")
         return Apply(self, cargs)
 
 
@@ -630,9 +850,11 @@ def ite(cond: object, then: object, else_: object) -> Expr:
     if isinstance(then, bool) and isinstance(else_, bool):
         return Ite(c, coerce(then, BOOL), coerce(else_, BOOL))
     if isinstance(then, Expr):
-        return Ite(c, then, coerce(else_, then.dom))
+        return Ite(c, then, _operand(else_, then))
     if isinstance(else_, Expr):
-        return Ite(c, coerce(then, else_.dom), else_)
+        return Ite(c, _operand(then, else_), else_)
+    if isinstance(then, int) and isinstance(else_, int):
+        return Ite(c, Lit(RangeDomain(then, then), then), Lit(RangeDomain(else_, else_), else_))
     raise LangTypeError("if-then-else needs at least one branch that is an expression")
 
 

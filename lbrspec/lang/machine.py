@@ -16,9 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..errors import ModelError
-from .domains import BOOL, Domain, Sort
+from .domains import BOOL, Domain, RangeDomain, Sort
 from .expr import (
     ANY,
+    AbsentVar,
     Assign,
     AssignAll,
     Expr,
@@ -95,6 +96,12 @@ class Transition:
                 raise ModelError(
                     f"argument '{p.name}' must be {p.dom.name}, got {e.dom.name}", machine=self.machine.name, where=where
                 )
+            if isinstance(p.dom, RangeDomain) and not p.dom.contains(e.dom):  # type: ignore[attr-defined]
+                raise ModelError(
+                    f"argument '{p.name}' may be {e.dom.name}, outside the parameter's range {p.dom.name}; keep it in "
+                    "range (a parameter over that range, or arithmetic such as (i % n) + lo)",
+                    machine=self.machine.name, where=where,
+                )
             bound.append(e)
         return Call(self, tuple(bound))
 
@@ -134,18 +141,28 @@ class Machine:
         init: object = None,
         doc: str = "",
         ghost: bool = False,
+        when: bool = True,
+        why: str = "",
     ) -> Var:
         """Declare a variable owned by this machine.
 
         ``init``: a value (``False``, ``"ABSENT"``, ``3``), a list of allowed values,
         :data:`~lbrspec.lang.expr.ANY`, or a function of the index elements returning one.
+        ``index``: index sorts, or finite domains (a bounded range, an enum, ``BOOL``).
         ``ghost=True`` marks history variables that the design does not have but a property
-        needs (what the guest has observed...).
+        needs (what the guest has observed...).  ``when=False`` leaves the variable out of the
+        variant being built (it exists only in others; ``why`` says where): what is returned
+        then refuses every use with an error naming the variable and the variant.
         """
+        if not when:
+            return AbsentVar(name, self.name, self.spec.variant_name, why)  # type: ignore[return-value]
         d = as_domain(dom)
         if init is None:
             raise ModelError("needs an initial value (init=...)", machine=self.name, variable=name)
-        v = Var(name, d, tuple(index), init=init, doc=doc, ghost=ghost, machine=self.name)
+        try:
+            v = Var(name, d, tuple(index), init=init, doc=doc, ghost=ghost, machine=self.name)
+        except ValueError as e:
+            raise ModelError(str(e), machine=self.name, variable=name) from None
         self._check_init(v)
         self.spec._register_var(self, v)
         self.vars.append(v)
@@ -163,6 +180,14 @@ class Machine:
                 raise ModelError(f"initial value: {e}", machine=self.name, variable=v.name) from None
         if init is ANY:
             return
+        from .expr import vars_read
+
+        for val in init if isinstance(init, (list, tuple)) else [init]:
+            if isinstance(val, Expr) and vars_read(val):
+                other = sorted(x.name for x in vars_read(val))[0]
+                raise ModelError(f"an initial value cannot read a state variable (it reads '{other}'); give a value, "
+                                 "a list of values, ANY, or a function of the index elements", machine=self.name,
+                                 variable=v.name)
         values = init if isinstance(init, (list, tuple)) else [init]
         if not values:
             raise ModelError("empty list of initial values", machine=self.name, variable=v.name)

@@ -25,6 +25,8 @@ from .expr import (
     Not,
     Or,
     Quant,
+    Shift,
+    SortConst,
     Update,
     VarRef,
     expand,
@@ -42,7 +44,7 @@ def _lit(e: Lit) -> str:
         return d.members[e.code]
     if isinstance(d, UnionDomain):
         return d.consts[e.code]
-    return str(e.code)
+    return str(e.code) if e.code >= 0 else f"({e.code})"
 
 
 def show(e: Expr, expand_defs: bool = False) -> str:
@@ -61,6 +63,14 @@ def _show(e: Expr, outer: int) -> str:
         return _lit(e)
     if isinstance(e, Local):
         return e.name
+    if isinstance(e, SortConst):
+        if e.from_end:
+            return f"last({e.sort.name})" if e.index == 0 else f"last({e.sort.name}) - {e.index}"
+        return f"first({e.sort.name})" if e.index == 0 else e.sort.element(e.index)
+    if isinstance(e, Shift):
+        name = "next" if e.k >= 0 else "prev"
+        k = abs(e.k)
+        return f"{name}({_show(e.arg, 0)}{'' if k == 1 else f', {k}'})"
     if isinstance(e, VarRef):
         return e.var.name if not e.args else f"{e.var.name}[{', '.join(_show(a, 0) for a in e.args)}]"
     if isinstance(e, Apply):
@@ -84,6 +94,8 @@ def _show(e: Expr, outer: int) -> str:
     if isinstance(e, Cmp):
         return _wrap(f"{_show(e.a, 6)} {e.op} {_show(e.b, 6)}", 5, outer)
     if isinstance(e, Arith):
+        if e.op in ("*", "%"):
+            return _wrap(f"{_show(e.a, 7)} {e.op} {_show(e.b, 8)}", 7, outer)
         return _wrap(f"{_show(e.a, 6)} {e.op} {_show(e.b, 7)}", 6, outer)
     if isinstance(e, Ite):
         return _wrap(f"if {_show(e.cond, 0)} then {_show(e.then, 0)} else {_show(e.else_, 0)}", 0, outer)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from ..errors import ModelError
-from .domains import BOOL, Sort
+from .domains import BOOL, BoolDomain, EnumDomain, RangeDomain, Sort, SortDomain
 from .expr import (
     AssignAll,
     Definition,
@@ -134,14 +134,37 @@ class Action:
 
 @dataclass
 class Variant:
-    """A named design switch of a model (``v7-write-path``...)."""
+    """A named design switch of a model (``v7-write-path``...).
+
+    Every variant says what it is expected to do: break the property ``expected`` (a bug the
+    model must keep finding), or hold, with ``holds`` giving the reason (an equivalent mutant,
+    a fix): the test suite checks both.  ``kind`` says what the variant is: ``design`` (a
+    design the model is about), ``alternative`` (a design the series rejected), ``mutant`` (a
+    deliberate change that shows a property can fail, or, expected to hold, that it does not
+    depend on that detail).
+    """
 
     name: str
     description: str
-    kind: str = "design"  # "design" (the default design), "alternative" (DOMAIN.md §3), "mutant"
+    kind: str = "design"
     expected: str | None = None  # the property this variant is known to break
     patch: str = ""
     switches: dict[str, bool] = field(default_factory=dict)
+    holds: str | None = None  # expected to hold, and why
+    changed: tuple[str, ...] = ()  # the switches this variant sets differently from the default design
+
+    def __post_init__(self) -> None:
+        if self.expected is not None and self.holds is not None:
+            raise ValueError(f"variant {self.name}: expected to break {self.expected} and to hold at once")
+
+    @property
+    def expectation(self) -> str:
+        """``breaks <property>``, ``holds`` or ``-`` (a design with no stated expectation)."""
+        if self.expected is not None:
+            return f"breaks {self.expected}"
+        if self.holds is not None or self.kind == "design":
+            return "holds"
+        return "-"
 
 
 @dataclass
@@ -203,20 +226,63 @@ class Sync:
         self.patch = patch
 
 
-class Spec:
-    """Builder of a product model; see the module docstring."""
+class _Switches:
+    def __init__(self, spec: "Spec") -> None:
+        self._spec = spec
 
-    def __init__(self, name: str, sorts: Sequence[Sort], doc: str = "", default_sizes: dict[str, int] | None = None):
+    def __getitem__(self, name: str) -> bool:
+        return self._spec.switch(name)
+
+
+class Spec:
+    """Builder of a product model; see the module docstring.
+
+    Made with the :class:`Variant` being built (``Spec(..., variant=v)``), it also reads that
+    variant's design switches (:meth:`switch`, :meth:`text`) and checks, when built, that every
+    switch the variant sets is read somewhere: a misspelt switch is an error, not a variant
+    that silently equals the default design.
+    """
+
+    def __init__(self, name: str, sorts: Sequence[Sort], doc: str = "", default_sizes: dict[str, int] | None = None,
+                 variant: Variant | None = None):
         self.name = name
         self.doc = doc
         self.sorts = tuple(sorts)
         self.default_sizes = dict(default_sizes or {s.name: 2 for s in self.sorts})
+        self.variant = variant
+        self._switches_read: set[str] = set()
         self.machines: list[Machine] = []
         self.syncs: list[Sync] = []
         self.definitions: list[Definition] = []
         self.invariants: list[Invariant] = []
         self.goals: list[Goal] = []
         self._var_owner: dict[str, Machine] = {}
+
+    # -- variants ---------------------------------------------------------------------------
+    @property
+    def variant_name(self) -> str:
+        return self.variant.name if self.variant is not None else "(none given)"
+
+    def switch(self, name: str) -> bool:
+        """The value of design switch ``name`` in the variant being built (``Spec(...,
+        variant=...)``); an unknown switch is an error, not a silent ``False``."""
+        if self.variant is None:
+            raise ModelError(f"reads switch '{name}', but the Spec was made without a variant (Spec(..., variant=...))")
+        if name not in self.variant.switches:
+            raise ModelError(f"unknown switch '{name}'; variant '{self.variant.name}' has "
+                             f"{', '.join(sorted(self.variant.switches)) or 'no switches'}")
+        self._switches_read.add(name)
+        return bool(self.variant.switches[name])
+
+    @property
+    def switches(self) -> "_Switches":
+        """``spec.switches["name"]`` reads a switch like :meth:`switch` (so reads are tracked)."""
+        return _Switches(self)
+
+    def text(self, switch: str, on: str, off: str) -> str:
+        """A description that follows a switch: ``on`` where it is on, ``off`` where it is off
+        (so a trace of a variant never describes the other variant's behaviour)."""
+        return on if self.switch(switch) else off
 
     # -- declarations -----------------------------------------------------------------------
     def machine(self, name: str, doc: str = "", reads: Sequence[str] = (), patch: str = "") -> Machine:
@@ -231,9 +297,14 @@ class Spec:
             raise ModelError(
                 f"already declared by machine '{self._var_owner[v.name].name}'", machine=m.name, variable=v.name
             )
-        for s in v.index:
-            if s not in self.sorts:
-                raise ModelError(f"indexed by sort {s.name}, which the model does not declare", machine=m.name, variable=v.name)
+        for d in v.index:
+            if isinstance(d, (BoolDomain, EnumDomain, RangeDomain)):
+                continue
+            if not isinstance(d, SortDomain):
+                raise ModelError(f"indexed by {d.name}: an index is a sort, a bounded range, an enum or bool",
+                                 machine=m.name, variable=v.name)
+            if d.sort not in self.sorts:
+                raise ModelError(f"indexed by sort {d.sort.name}, which the model does not declare", machine=m.name, variable=v.name)
         for s in v.dom.sorts():
             if s not in self.sorts:
                 raise ModelError(f"takes values in sort {s.name}, which the model does not declare", machine=m.name, variable=v.name)
@@ -307,8 +378,20 @@ class Spec:
         return g
 
     # -- build ------------------------------------------------------------------------------
-    def build(self, variant: Variant) -> Model:
-        """Check every composition rule and flatten to a :class:`Model`."""
+    def build(self, variant: Variant | None = None) -> Model:
+        """Check every composition rule and flatten to a :class:`Model` (of ``variant``, or of
+        the variant the Spec was made with)."""
+        variant = variant or self.variant
+        if variant is None:
+            raise ModelError("build() needs a variant: Spec(..., variant=...) or build(variant)")
+        if self.variant is not None and variant is not self.variant:
+            raise ModelError(f"built as variant '{variant.name}' but made for variant '{self.variant.name}'")
+        if self.variant is not None:
+            unknown = sorted(set(self.variant.changed) - set(self.variant.switches))
+            unread = sorted(set(self.variant.changed) - self._switches_read)
+            if unknown or unread:
+                raise ModelError(f"variant '{variant.name}' changes switch(es) the model never reads "
+                                 f"(so it would equal the default design): {', '.join(unknown + unread)}")
         self._check_names()
         for m in self.machines:
             self._check_machine(m)

@@ -89,7 +89,9 @@ class Unrolling:
         enc = self.enc
         pending = [p for p in self.properties if p.name in set(targets)]
         found: list[Found] = []
-        while pending and len(self.states) - 1 <= depth:
+        # a write out of range is an error at any depth, so the search goes on for it even
+        # when no target is left to violate (a model without invariants)
+        while (pending or enc.has_ranges()) and len(self.states) - 1 <= depth:
             k = len(self.states) - 1
             if k > self.depth_checked + 1:
                 break

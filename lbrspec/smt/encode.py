@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import z3
 
-from ..errors import InternalError
+from ..errors import InputError, InternalError
 from ..explicit.instance import Instance, State
 from ..lang.domains import BoolDomain, Domain, EnumDomain, RangeDomain, Sort, SortDomain, UnionDomain
 from ..lang.expr import (
@@ -71,10 +71,12 @@ from ..lang.expr import (
     Not,
     Or,
     Quant,
+    Shift,
+    SortConst,
     Var,
     VarRef,
     _arg_names,
-    as_domain,
+    arith,
     coerce,
 )
 from ..lang.spec import Action, Model
@@ -230,10 +232,13 @@ class Encoding:
         self.action_sort, consts = z3.EnumSort("action", [f"action!{n}" for n in names], ctx=self.ctx)
         self.action_const: dict[str, z3.ExprRef] = dict(zip(names, consts))
         self._bound: set[str] = set()
+        self._order: dict[Sort, _Order] = {}
+        self._solvers_made = False
         self.prepare()
 
     def solver(self) -> z3.Solver:
         """A fresh solver for this encoding, with its background axioms asserted."""
+        self._solvers_made = True
         sol = z3.Solver(ctx=self.ctx)
         sol.add(*self.axioms)
         return sol
@@ -274,13 +279,28 @@ class Encoding:
         return self._unions[id(dom)]
 
     def prepare(self) -> None:
-        """Create the sorts of every domain the model uses, so :attr:`axioms` is complete
-        before a solver is set up."""
+        """Create the sorts of every domain the model uses, and the order of every sort whose
+        elements it names or compares, so :attr:`axioms` is complete before a solver is set up."""
+        from ..lang.uses import NAMED, ORDER, RING, sort_uses
+
         for v in self.model.vars:
             self.sort(v.dom)
         for a in self.model.actions:
             for p in a.params:
                 self.sort(p.dom)
+        for s, use in sort_uses(self.model).items():
+            if RING in use.uses and not self.finite:
+                raise RingNotFirstOrder(s, use.uses[RING])
+            if NAMED in use.uses or ORDER in use.uses:
+                self.order(s)
+        # every named element now, so the axioms are complete before any solver is made
+        from ..lang.expr import walk
+        from ..lang.uses import model_expressions
+
+        for _, e in model_expressions(self.model):
+            for n in walk(e):
+                if isinstance(n, SortConst):
+                    self.order(n.sort).named(n)
 
     def _fresh_name(self, base: str) -> str:
         name, n = base, 1
@@ -354,7 +374,7 @@ class Encoding:
         for v in self.model.vars:
             vs = self.sort(v.dom)
             if v.index:
-                syms[v] = z3.Function(f"{v.name}@{name}", *[self._sorts[s] for s in v.index], vs)
+                syms[v] = z3.Function(f"{v.name}@{name}", *[self.sort(d) for d in v.index], vs)
             else:
                 syms[v] = z3.Const(f"{v.name}@{name}", vs)
         return StateSyms(name, syms)
@@ -368,22 +388,45 @@ class Encoding:
         }
         return StepSyms(name, act, params)
 
-    def forall_index(self, sorts: Sequence[Sort], fn: Callable[[tuple[z3.ExprRef, ...]], z3.BoolRef]) -> z3.BoolRef:
-        """``fn`` for every tuple of elements of ``sorts``: unrolled, or one ``ForAll``."""
-        if not sorts:
-            return fn(())
-        if self.finite:
-            return _and([fn(t) for t in itertools.product(*[self._elems[s] for s in sorts])], self.ctx)
-        xs = tuple(z3.Const(f"i{k}!{s.name}", self._sorts[s]) for k, s in enumerate(sorts))
-        return z3.ForAll(list(xs), fn(xs))
+    def _index_values(self, d: Domain) -> list[z3.ExprRef] | None:
+        """The values of an index domain to unroll over, or ``None`` to quantify over it (a
+        sort in an encoding for every size)."""
+        if isinstance(d, SortDomain) and not self.finite:
+            return None
+        return self.values(d)
 
-    def exists_index(self, sorts: Sequence[Sort], fn: Callable[[tuple[z3.ExprRef, ...]], z3.BoolRef]) -> z3.BoolRef:
-        if not sorts:
-            return fn(())
-        if self.finite:
-            return _or([fn(t) for t in itertools.product(*[self._elems[s] for s in sorts])], self.ctx)
-        xs = tuple(z3.Const(f"i{k}!{s.name}", self._sorts[s]) for k, s in enumerate(sorts))
-        return z3.Exists(list(xs), fn(xs))
+    def forall_index(self, doms: Sequence[Domain], fn: Callable[[tuple[z3.ExprRef, ...]], z3.BoolRef]) -> z3.BoolRef:
+        """``fn`` for every tuple of values of the index domains ``doms``: unrolled, or one
+        ``ForAll`` over the sorts left unbounded."""
+        return self._index_quant(True, list(doms), (), fn)
+
+    def exists_index(self, doms: Sequence[Domain], fn: Callable[[tuple[z3.ExprRef, ...]], z3.BoolRef]) -> z3.BoolRef:
+        return self._index_quant(False, list(doms), (), fn)
+
+    def _index_quant(self, universal: bool, doms: list[Domain], done: tuple[z3.ExprRef, ...],
+                     fn: Callable[[tuple[z3.ExprRef, ...]], z3.BoolRef]) -> z3.BoolRef:
+        if len(done) == len(doms):
+            return fn(done)
+        k = len(done)
+        d = doms[k]
+        vals = self._index_values(d)
+        if vals is not None:
+            parts = [self._index_quant(universal, doms, done + (v,), fn) for v in vals]
+            return _and(parts, self.ctx) if universal else _or(parts, self.ctx)
+        assert isinstance(d, SortDomain)
+        x = z3.Const(f"i{k}!{d.sort.name}", self._sorts[d.sort])
+        body = self._index_quant(universal, doms, done + (x,), fn)
+        return z3.ForAll([x], body) if universal else z3.Exists([x], body)
+
+    # -- order and named elements -------------------------------------------------------------
+    def order(self, sort: Sort) -> "_Order":
+        """The element order of ``sort`` (made once, with its axioms when the sort is unbounded)."""
+        o = self._order.get(sort)
+        if o is None:
+            o = _Order(self, sort)
+            self._order[sort] = o
+            self.axioms.extend(o.axioms)
+        return o
 
     # -- expressions (the cases of lbrspec.explicit.evaluate.evaluate, in its order) ----------
     def expr(self, e: Expr, st: StateSyms | AfterAction, env: Env) -> z3.ExprRef:
@@ -411,10 +454,31 @@ class Encoding:
             return z3.If(self.expr(e.cond, st, env), self.expr(e.then, st, env), self.expr(e.else_, st, env))
         if isinstance(e, Arith):
             a, b = self.expr(e.a, st, env), self.expr(e.b, st, env)
-            return a + b if e.op == "+" else a - b
+            if e.op == "+":
+                return a + b
+            if e.op == "-":
+                return a - b
+            if e.op == "*":
+                return a * b
+            return a % b  # Z3's integer mod is the mathematical one for a positive divisor
         if isinstance(e, Cmp):
             a, b = self.expr(e.a, st, env), self.expr(e.b, st, env)
+            if isinstance(e.a.dom, SortDomain):
+                o = self.order(e.a.dom.sort)
+                return o.lt(a, b) if e.op == "<" else z3.Or(a == b, o.lt(a, b))
             return a < b if e.op == "<" else a <= b
+        if isinstance(e, SortConst):
+            return self.order(e.sort).named(e)
+        if isinstance(e, Shift):
+            assert isinstance(e.dom, SortDomain)
+            if not self.finite:
+                raise RingNotFirstOrder(e.dom.sort, str(e))
+            elems = self._elems[e.dom.sort]
+            a = self.expr(e.arg, st, env)
+            out = elems[(len(elems) - 1 + e.k) % len(elems)]
+            for i in reversed(range(len(elems) - 1)):
+                out = z3.If(a == elems[i], elems[(i + e.k) % len(elems)], out)
+            return out
         if isinstance(e, Ctor):
             assert isinstance(e.dom, UnionDomain)
             return self.union(e.dom).ctor(e.ctor, self.expr(e.arg, st, env))
@@ -457,7 +521,7 @@ class Encoding:
         init = v.init
         env: dict[Local, z3.ExprRef] = {}
         if callable(init) and not isinstance(init, Expr):
-            locs = tuple(Local(n, as_domain(s)) for n, s in zip(_arg_names(init, len(v.index)), v.index))
+            locs = tuple(Local(n, d) for n, d in zip(_arg_names(init, len(v.index)), v.index))
             env = dict(zip(locs, xs))
             init = init(*locs)
         cur = st.read(v, xs)
@@ -553,8 +617,8 @@ class Encoding:
         for k, (sl, code) in enumerate(zip(self.instance.slots, state)):
             if slots is not None and k not in slots:
                 continue
-            idx = [self._elems[s][i] for s, i in zip(sl.var.index, sl.index)]
-            parts.append(st.read(sl.var, idx) == self.value(sl.var.dom, code))
+            idx = [self.values(d)[i] for d, i in zip(sl.var.index, sl.index)]
+            parts.append(st.read(sl.var, idx) == self.value(sl.var.dom, code + sl.var.dom.offset))
         return _and(parts, self.ctx)
 
     # -- decoding ------------------------------------------------------------------------
@@ -578,9 +642,10 @@ class Encoding:
         for st in states:
             codes = []
             for sl in inst.slots:
-                args = [elems[s][i] for s, i in zip(sl.var.index, sl.index)]
+                args = [elems[d.sort][i] if isinstance(d, SortDomain) else self.values(d)[i]
+                        for d, i in zip(sl.var.index, sl.index)]
                 zv = m.eval(st.read(sl.var, args), model_completion=True)
-                codes.append(self.code_of(sl.var.dom, zv, inst, index))
+                codes.append(self.code_of(sl.var.dom, zv, inst, index) - sl.var.dom.offset)
             out_states.append(tuple(codes))
         out_steps: list[tuple[Action, tuple[int, ...]]] = []
         by_const = {c.sexpr(): self.model.action(n) for n, c in self.action_const.items()}
@@ -629,6 +694,100 @@ class Encoding:
             c, srt = dom.ctors[k - len(dom.consts)]
             return dom.ctor_offset(c, inst.sizes) + index[srt][zv.arg(0).sexpr()]
         raise TypeError(f"cannot decode a value of {dom!r}")
+
+
+class RingNotFirstOrder(InputError):
+    """A sort used as a ring (``x.next()``) in a proof for every size: the ring's closure
+    ("every element is reached from the first by steps") is not first-order, and a successor
+    function from a sort into itself leaves the decidable fragment, so lbrspec refuses rather
+    than prove something about a different structure."""
+
+    def __init__(self, sort: Sort, where: str) -> None:
+        super().__init__(
+            f"sort {sort.name} is used as a ring ({where}); a ring of every size cannot be axiomatised in first-order "
+            f"logic, so proofs for every size are refused: prove on finite instances instead (without --all-sizes)"
+        )
+        self.sort = sort
+
+
+class _Order:
+    """The order of a sort's elements and its named elements, in Z3.
+
+    In a finite encoding the elements are an enumeration and ``x < y`` compares their numbers.
+    For every size, ``lt`` is an uninterpreted relation with the axioms of a strict total order
+    (irreflexive, transitive, total), the named elements ``e0, e1, ...`` are constants, each
+    the immediate successor of the one before, ``e0`` the least element and ``last`` the greatest.
+    Every axiom is universal and there is no function from the sort into itself, so the queries
+    stay in the decidable fragment; they hold in every size that has the named elements.
+    """
+
+    def __init__(self, enc: "Encoding", sort: Sort) -> None:
+        self.enc = enc
+        self.sort = sort
+        self.axioms: list[z3.BoolRef] = []
+        self._named: list[z3.ExprRef] = []
+        self._last: z3.ExprRef | None = None
+        ctx = enc.ctx
+        zs = enc._sorts[sort]
+        if enc.finite:
+            self._lt = None
+            return
+        self._lt = z3.Function(f"lt!{sort.name}", zs, zs, z3.BoolSort(ctx))
+        x, y, z = (z3.Const(f"{n}!{sort.name}", zs) for n in "xyz")
+        lt = self._lt
+        self.axioms += [
+            z3.ForAll([x], z3.Not(lt(x, x))),
+            z3.ForAll([x, y, z], z3.Implies(z3.And(lt(x, y), lt(y, z)), lt(x, z))),
+            z3.ForAll([x, y], z3.Or(x == y, lt(x, y), lt(y, x))),
+        ]
+
+    def lt(self, a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
+        if self._lt is not None:
+            return self._lt(a, b)
+        elems = self.enc._elems[self.sort]
+        return _or([z3.And(a == elems[i], b == elems[j]) for i in range(len(elems)) for j in range(i + 1, len(elems))],
+                   self.enc.ctx)
+
+    def named(self, e: SortConst) -> z3.ExprRef:
+        if self.enc.finite:
+            elems = self.enc._elems[self.sort]
+            return elems[e.code(len(elems))]
+        if e.from_end:
+            if e.index != 0:
+                raise InputError(f"{self.sort.name}: only the last element can be named from the end in proofs for every size")
+            return self._last_elem()
+        while len(self._named) <= e.index:
+            self._add_named()
+        return self._named[e.index]
+
+    def _add_named(self) -> None:
+        if self.enc._solvers_made:
+            raise InternalError(f"element {self.sort.element(len(self._named))} of {self.sort.name} is named only outside "
+                                "the model (a lemma?); name it in the model so its axioms exist before solving")
+        zs = self.enc._sorts[self.sort]
+        k = len(self._named)
+        c = z3.Const(f"{self.sort.name}!e{k}", zs)
+        x = z3.Const(f"x!{self.sort.name}", zs)
+        lt = self._lt
+        assert lt is not None
+        if k == 0:
+            self.enc.axioms.append(z3.ForAll([x], z3.Not(lt(x, c))))
+        else:
+            prev = self._named[-1]
+            self.enc.axioms.append(lt(prev, c))
+            self.enc.axioms.append(z3.ForAll([x], z3.Not(z3.And(lt(prev, x), lt(x, c)))))
+        self._named.append(c)
+
+    def _last_elem(self) -> z3.ExprRef:
+        if self._last is None:
+            if self.enc._solvers_made:
+                raise InternalError(f"the last element of {self.sort.name} is named only outside the model (a lemma?)")
+            zs = self.enc._sorts[self.sort]
+            self._last = z3.Const(f"{self.sort.name}!last", zs)
+            x = z3.Const(f"x!{self.sort.name}", zs)
+            assert self._lt is not None
+            self.enc.axioms.append(z3.ForAll([x], z3.Not(self._lt(self._last, x))))
+        return self._last
 
 
 def _and(parts: Sequence[z3.BoolRef], ctx: z3.Context) -> z3.BoolRef:

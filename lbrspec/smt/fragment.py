@@ -163,7 +163,7 @@ def analyse(model: Model, properties: Sequence[Invariant]) -> FragmentReport:
             arithmetic.append(v.name)
         target = _node(v.dom)
         if target is not None:
-            functions.extend(Edge(s.name, target, v.name) for s in v.index)
+            functions.extend(Edge(s.name, target, v.name) for s in v.index_sorts)
     unions = {id(d): d for v in model.vars for d in [v.dom] if isinstance(d, UnionDomain) and d.ctors}
     for d in unions.values():
         functions.extend(Edge(s.name, d.name, f"{c}(.)") for c, s in d.ctors)
@@ -186,7 +186,7 @@ def analyse(model: Model, properties: Sequence[Invariant]) -> FragmentReport:
 
 def _init_condition(v: Var) -> Expr | None:
     """``forall i. v[i] in init(i)`` as an expression (``None`` for ``init=ANY``)."""
-    xs = tuple(Local(f"i{k}", SortDomain(s)) for k, s in enumerate(v.index))
+    xs = tuple(Local(f"i{k}", d) for k, d in enumerate(v.index))
     init = v.init
     if callable(init) and not isinstance(init, Expr):
         init = init(*xs)

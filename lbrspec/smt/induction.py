@@ -269,7 +269,7 @@ def _range_property(model: Model) -> list[Invariant]:
     parts = []
     for v in model.vars:
         if isinstance(v.dom, RangeDomain):
-            xs = tuple(Local(f"i{k}", SortDomain(s)) for k, s in enumerate(v.index))
+            xs = tuple(Local(f"i{k}", d) for k, d in enumerate(v.index))
             ref = v[xs] if xs else v()
             body = (ref >= v.dom.lo) & (ref <= v.dom.hi)
             for x in reversed(xs):
@@ -516,9 +516,9 @@ class _Checker:
             allowed = sorted({s[i] for s in inits})
             if len(allowed) == len(list(inst.domain_codes(sl.var.dom))):
                 continue
-            idx = [self.enc.elements(s)[j] for s, j in zip(sl.var.index, sl.index)]
+            idx = [self.enc.values(d)[j] for d, j in zip(sl.var.index, sl.index)]
             cur = self.pre.read(sl.var, idx)
-            out.append(z3.Or([cur == self.enc.value(sl.var.dom, c) for c in allowed]))
+            out.append(z3.Or([cur == self.enc.value(sl.var.dom, c + sl.var.dom.offset) for c in allowed]))
         return out
 
     def _decode_cti(self, m: z3.ModelRef, p: Invariant, a: Action, active: list[Invariant], post_syms: StateSyms) -> Cti:
