@@ -49,18 +49,17 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from lbrspec.errors import EvaluationError
-from lbrspec.explicit.compile import _Gen, compile_instance
+from lbrspec.explicit.compile import compile_instance
 from lbrspec.explicit.explore import ExploreResult, explore
 from lbrspec.explicit.instance import Instance, State
 from lbrspec.explicit.replay import replay
 from lbrspec.explicit.vexplore import explore_vector
 from lbrspec.lang.domains import RangeDomain
-from lbrspec.lang.expr import Assign, AssignAll
 from lbrspec.pbt import rule_machine
 from lbrspec.pbt.failures import Deadlocked, InvariantViolated
 
 from .genmodel import GeneratedModel
-from .reference import FirstViolation, StepError, reference_bfs
+from .reference import FirstViolation, reference_bfs
 from .report import REPORT
 
 STRICT = bool(os.environ.get("LBRSPEC_DIFF_STRICT"))
@@ -103,14 +102,14 @@ class Case:
         return bool(self.ref.errors)
 
     def initial_values_in_range(self) -> bool:
-        """Whether every initial state holds values of the variables' domains.  An initial value
-        computed by a function (``init=lambda i: x + 3``) is not checked by the language, and
-        the reference semantics starts from it (a known issue): nothing can be compared then."""
+        """Whether every initial state holds values of the variables' domains (an initial value
+        outside its domain is an EvaluationError of ``Instance.initial_states``; this guards
+        against that check going missing)."""
         inst = self.inst
         for s in (self.ref.states[i] for i in self.ref.initial):
             for sl, code in zip(inst.slots, s):
                 d = sl.var.dom
-                ok = d.lo <= code <= d.hi if isinstance(d, RangeDomain) else 0 <= code < d.size(inst.sizes)
+                ok = 0 <= code < d.size(inst.sizes)  # a range's slot holds the value minus its lower bound
                 if not ok:
                     return self.judge("reference", [Finding("reference", "initial-range", f"initial value {code} of {sl.name} is outside {d.name}")])
         return True
@@ -626,48 +625,6 @@ def check_spin(case: Case) -> None:
 # -- known disagreements --------------------------------------------------------------------------------
 
 
-def _negative_below_zero(e: StepError) -> bool:
-    """A write of a negative value into a range starting at 0: the subtraction whose static
-    lower bound is clamped at 0 (``Arith`` in lbrspec/lang/expr.py) gets no range check."""
-    return e.value is not None and e.value < 0 and e.lower_bound == 0
-
-
-def _k_sub_clamp(case: Case, f: Finding) -> bool:
-    ref = case.ref
-    if f.kind in ("missing-error",) and f.data.get("phase") == "explore":
-        return any(_negative_below_zero(e) for e in ref.errors)
-    if f.kind in ("rule-step", "rule-no-error"):
-        src = f.data.get("source")
-        errs = ref.errors_from(src) if isinstance(src, int) else []
-        return bool(errs) and all(_negative_below_zero(e) for e in errs)
-    return False
-
-
-def constant_out_of_range(inst: Instance, e: StepError) -> bool:
-    """Whether the failing write of ``e`` is a constant once the action's parameters are fixed
-    (the compilers fold it)."""
-    a = inst.model.action(e.action)
-    gen = _Gen(inst)
-    env = dict(zip(a.params, e.params))
-    for u in a.updates_x:
-        if not isinstance(u.var.dom, RangeDomain):
-            continue
-        envs = [env] if isinstance(u, Assign) else [{**env, **dict(zip(u.bound, b))} for b in inst.bindings(u.bound)] if isinstance(u, AssignAll) else []
-        for env2 in envs:
-            f = gen.expr(u.value, env2)
-            if f[0] and not u.var.dom.lo <= int(f[1]) <= u.var.dom.hi:  # type: ignore[arg-type]
-                return True
-    return False
-
-
-def _k_const_compile(case: Case, f: Finding) -> bool:
-    return f.kind == "spurious-error" and f.data.get("phase") == "compile"
-
-
-def _k_const_vector(case: Case, f: Finding) -> bool:
-    return f.kind == "missing-error" and any(constant_out_of_range(case.inst, e) for e in case.ref.errors)
-
-
 def _k_deadlock_first(case: Case, f: Finding) -> bool:
     """The vector explorer reports a layer's deadlock before a violation found earlier in the
     same layer: its answer is exactly the per-layer rule's, not the reference explorer's."""
@@ -680,129 +637,12 @@ def _k_deadlock_first(case: Case, f: Finding) -> bool:
     return got == per_layer or (f.engine == "vector+symmetry" and case.ref.orbit_of(got[2]) == case.ref.orbit_of(per_layer[2]))
 
 
-def _k_goal_param_sort(case: Case, f: Finding) -> bool:
-    """``hasattr(p.dom, "sort")`` on an enum or union domain raises LangTypeError (their
-    ``__getattr__`` reads members and constants) instead of returning False."""
-    from lbrspec.lang.expr import LangTypeError
-
-    exc = f.data.get("exception")
-    return f.kind == "crash" and isinstance(exc, LangTypeError) and "'sort'" in str(exc)
-
-
-def promela_reads_state(text: str) -> bool:
-    """Whether the Promela of :func:`lbrspec.export.promela.to_promela` reads the state array
-    anywhere (a guard, the right-hand side of an assignment, an assertion); assignments to a
-    slot only write it."""
-    import re
-
-    names = set(re.findall(r"^#define (\w+) s\[\d+\]", text, flags=re.M))
-    reads: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("#define") or line.startswith("byte s["):
-            continue
-        body = re.sub(r"/\*.*?\*/", "", line)
-        for stmt in re.split(r";|->|\{|\}|::", body):
-            m = re.match(r"\s*([A-Za-z_]\w*|s\[\w+\])\s*=(?!=)\s*(.*)$", stmt)
-            reads.append(m.group(2) if m and (m.group(1) in names or m.group(1).startswith("s[")) else stmt)
-    joined = " ".join(reads)
-    return "s[" in joined or any(re.search(rf"\b{re.escape(n)}\b", joined) for n in names)
-
-
-def _k_spin_write_only(case: Case, f: Finding) -> bool:
-    """SPIN removes write-only variables from the state vector unless ``spin -o2``: when the
-    exported Promela never reads its state array ``s``, states differing only in ``s`` are one
-    state to SPIN."""
-    from lbrspec.export.promela import to_promela
-
-    if f.kind != "spin-count":
-        return False
-    inv = f.data.get("invariants")
-    return not promela_reads_state(to_promela(case.inst, invariants=inv if isinstance(inv, list) else None))
-
-
-def _k_promela_empty_do(case: Case, f: Finding) -> bool:
-    """No action binding can ever fire (every guard folds to false): the export writes a
-    ``do`` loop without options, which SPIN rejects as a syntax error."""
-    import re
-
-    from lbrspec.export.promela import to_promela
-
-    return f.kind == "crash" and "'spin', '-a'" in str(f.detail) and re.search(r"\n\s*do\n\s*od\n", to_promela(case.inst)) is not None
-
-
-def _k_vector_int_ite(case: Case, f: Finding) -> bool:
-    """A boolean if-then-else with a constant branch compiles to ``np.where(c, x, 0)``, an
-    int64 array; ``~`` on it (or on a conjunction of such arrays) is a bitwise not (0 -> -1,
-    1 -> -2), true everywhere."""
-    import re
-
-    from lbrspec.explicit.vcompile import compile_vector
-
-    if f.kind not in ("violation", "verdict", "states", "transitions", "deadlocks", "goals", "orbits", "incomplete"):
-        return False
-    lines = compile_vector(case.inst).source.splitlines()
-    return any("~" in line and re.search(r"np\.where\([^\n]*?, [01][,)]", line) for line in lines)
-
-
-def _k_initial_range(case: Case, f: Finding) -> bool:
-    return f.kind == "initial-range"
-
-
 KNOWN_ISSUES: list[KnownIssue] = [
-    KnownIssue(
-        "initial-value-out-of-range", ("reference",),
-        "an initial value computed by a function of the index (init=lambda i: 1 + 3 for a 1..3 variable) is "
-        "neither refused at build nor an EvaluationError: Instance.initial_states() returns a state outside the "
-        "domain, which every engine starts from (trace decoding then fails with InputError)",
-        "test_an_initial_value_outside_the_range_is_an_error", _k_initial_range,
-    ),
-    KnownIssue(
-        "sub-lower-bound-clamped", ("python", "rule machine"),
-        "n := n - 1 at n = 0 (n in 0..k) is no error in the compiled explorer and the rule machine: "
-        "Arith clamps a subtraction's static lower bound at 0, so compile.py emits no range check",
-        "test_subtraction_below_zero_is_an_error_in_every_engine", _k_sub_clamp,
-    ),
-    KnownIssue(
-        "constant-write-checked-at-compile-time", ("python", "rule machine"),
-        "compile_instance raises EvaluationError for an out-of-range write that folds to a constant "
-        "in an action binding no reachable state enables (the reference: no error)",
-        "test_unreachable_constant_out_of_range_write_is_no_error", _k_const_compile,
-    ),
-    KnownIssue(
-        "constant-write-unchecked-in-vector", ("vector", "vector+symmetry"),
-        "vcompile emits no range check for a write that folds to a constant, so an out-of-range "
-        "constant is packed silently (wrong states, runaway exploration) instead of an EvaluationError",
-        "test_reachable_constant_out_of_range_write_is_an_error_in_the_vector_explorer", _k_const_vector,
-    ),
     KnownIssue(
         "vector-deadlock-before-earlier-violation", ("vector", "vector+symmetry"),
         "the vector explorer checks a whole layer's deadlocks before the states the layer discovers, "
         "so it reports a deadlock where the reference explorer reports an invariant violation found first",
         "test_vector_explorer_reports_the_reference_explorers_first_violation", _k_deadlock_first,
-    ),
-    KnownIssue(
-        "spin-drops-write-only-state", ("spin",),
-        "when no guard, update or asserted invariant reads a variable, SPIN treats the state array as write-only "
-        "and leaves it out of the state vector (spin -a without -o2), so it stores fewer states than lbrspec + 1",
-        "test_spin_counts_states_of_a_model_that_reads_no_variable", _k_spin_write_only,
-    ),
-    KnownIssue(
-        "promela-empty-do-loop", ("spin",),
-        "when every action binding's guard folds to false, the Promela export writes 'do od' with no option, "
-        "which spin -a rejects (syntax error); lbrspec reports the deadlock",
-        "test_spin_runs_a_model_whose_actions_are_never_enabled", _k_promela_empty_do,
-    ),
-    KnownIssue(
-        "vector-negated-ite-with-constant-branch", ("vector", "vector+symmetry"),
-        "the vector compiler writes a boolean ite with a constant branch as np.where(c, x, 0), an int array, "
-        "so its negation ~ is bitwise and always true: a guard, invariant or goal 'not ite(c, x, False)' is misread",
-        "test_vector_explorer_negates_an_ite_with_a_constant_branch", _k_vector_int_ite,
-    ),
-    KnownIssue(
-        "symmetry-goal-over-enum-or-union-crashes", ("vector+symmetry",),
-        "with symmetry reduction, a goal whose parameter ranges over an enum or a union crashes the vector "
-        "explorer with LangTypeError (hasattr(p.dom, 'sort') in vexplore.py reaches EnumDomain/UnionDomain.__getattr__)",
-        "test_symmetry_with_a_goal_over_an_enum_parameter", _k_goal_param_sort,
     ),
 ]
 

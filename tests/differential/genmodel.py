@@ -410,7 +410,7 @@ class ModelGen:
         """Indexed variables of ``dom`` readable here whose indices can be built at ``depth - 1``."""
         return [
             v for v in ctx.vars_of(dom, scalar=False)
-            if all(self.can_make(ctx, SortDomain(s), depth - 1) for s in v.index)
+            if all(self.can_make(ctx, d, depth - 1) for d in v.index)
         ]
 
     def usable_defs(self, ctx: Ctx, kind: str, depth: int) -> list[GenDef]:
@@ -636,7 +636,7 @@ class ModelGen:
         for v in chosen:
             edge = isinstance(v.dom, RangeDomain) and self.chance(60)
             if self.chance(25):  # the whole variable at once
-                bound = tuple(Local(f"i{k}", SortDomain(s)) for k, s in enumerate(v.index))
+                bound = tuple(Local(f"i{k}", d) for k, d in enumerate(v.index))
                 inner = ctx.plus(*bound)
                 if not self.can_make(inner, v.dom, depth):
                     continue
@@ -651,10 +651,10 @@ class ModelGen:
                 fn = _fn(len(v.index), lambda *xs, value=value, bound=bound: _rebind(value, bound, xs))
                 out.append(v.becomes_all(fn))
                 continue
-            if not (all(self.can_make(ctx, SortDomain(s), 0) for s in v.index) and self.can_make(ctx, v.dom, depth)):
+            if not (all(self.can_make(ctx, d, 0) for d in v.index) and self.can_make(ctx, v.dom, depth)):
                 continue  # nothing here names an element of the index sort or a value of the domain
             self.count("update.point")
-            cur = v[tuple(self.expr(ctx, SortDomain(s), 0) for s in v.index)] if v.index else v()
+            cur = v[tuple(self.expr(ctx, d, 0) for d in v.index)] if v.index else v()
             if edge:
                 value, up = self.edge_value(v, cur, ctx)
                 if self.chance(50):
@@ -695,7 +695,7 @@ class ModelGen:
 
     def edge_guard_all(self, v: Var, up: bool) -> Expr:
         """The same for every element of an indexed variable, under ``forall``."""
-        qs = tuple(Local(self.fresh("q"), SortDomain(s)) for s in v.index)
+        qs = tuple(Local(self.fresh("q"), d) for d in v.index)
         body = self.edge_guard(v, v[qs] if v.index else v(), up)
         for q in reversed(qs):
             body = Quant(True, q, body)
@@ -764,7 +764,7 @@ class ModelGen:
         form = self.pick(["implies", "excluded_middle", "domain"])
         if form == "domain" and self.vars:
             v = self.pick(self.vars)
-            qs = tuple(Local(self.fresh("q"), SortDomain(s)) for s in v.index)
+            qs = tuple(Local(self.fresh("q"), d) for d in v.index)
             cur = v[qs] if v.index else v()
             self.count("read.indexed" if v.index else "read.scalar")
             used: list[str]
@@ -923,7 +923,7 @@ def _read_scalar(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
            usable=lambda g, ctx, want, d: bool(g.readable_indexed(ctx, want, d)))
 def _read_indexed(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     v = g.pick(g.readable_indexed(ctx, want, depth + 1))
-    return v[tuple(g.expr(ctx, SortDomain(s), depth) for s in v.index)]
+    return v[tuple(g.expr(ctx, d, depth) for d in v.index)]
 
 
 @expr_rule("not", [BOOL_K], "~e")
@@ -950,7 +950,7 @@ def _implies(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
 def _subject(g: ModelGen, ctx: Ctx, depth: int, kinds: Sequence[str]) -> Expr | None:
     """Usually a read of a variable (or a local) of one of ``kinds``: what a comparison is
     about; ``None`` when there is none or the draw says otherwise."""
-    vs = [v for v in ctx.readable if kind_of(v.dom) in kinds and all(g.can_make(ctx, SortDomain(s), depth - 1) for s in v.index)]
+    vs = [v for v in ctx.readable if kind_of(v.dom) in kinds and all(g.can_make(ctx, d, depth - 1) for d in v.index)]
     ls = [x for x in ctx.locals if kind_of(x.dom) in kinds]
     if not (vs or ls) or not g.chance(70):
         return None
@@ -959,7 +959,7 @@ def _subject(g: ModelGen, ctx: Ctx, depth: int, kinds: Sequence[str]) -> Expr | 
         g.count("local")
         return x
     g.count("read.indexed" if x.index else "read.scalar")
-    return x[tuple(g.expr(ctx, SortDomain(s), depth - 1) for s in x.index)] if x.index else x()
+    return x[tuple(g.expr(ctx, d, depth - 1) for d in x.index)] if x.index else x()
 
 
 def _pair(g: ModelGen, ctx: Ctx, depth: int) -> tuple[Expr, Expr]:
@@ -1021,7 +1021,7 @@ def _has_subject(kinds: Sequence[str]) -> Usable:
 
     def usable(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> bool:
         return any(kind_of(x.dom) in kinds for x in ctx.locals) or any(
-            kind_of(v.dom) in kinds and all(g.can_make(ctx, SortDomain(s), depth - 2) for s in v.index) for v in ctx.readable
+            kind_of(v.dom) in kinds and all(g.can_make(ctx, d, depth - 2) for d in v.index) for v in ctx.readable
         )
 
     return usable

@@ -256,11 +256,24 @@ Renaming = dict  # sort -> tuple: element i becomes perm[i]
 def renamings(inst: Instance) -> list[Renaming]:
     """Every renaming of the elements of every sort (the identity first).
 
-    HOOK(lang): once a model can name or order a sort's elements (S.first(), x < y) that sort
-    keeps only the identity, and a sort used through next/prev only its rotations; this must
-    then return the group the engine uses."""
+    A sort whose elements the model names or orders (``S.first()``, ``x < y``) keeps only the
+    identity, and a sort used as a ring (``x.next()``) only its rotations
+    (:func:`lbrspec.lang.uses.sort_uses` says which); the permutations are enumerated here."""
+    from lbrspec.lang.uses import sort_uses
+
+    uses = sort_uses(inst.model)
     sorts = list(inst.model.sorts)
-    per = [list(itertools.permutations(range(inst.sizes[s]))) for s in sorts]
+
+    def perms(s) -> list[tuple[int, ...]]:
+        n = inst.sizes[s]
+        group = uses[s].group if s in uses else "all"
+        if group == "none":
+            return [tuple(range(n))]
+        if group == "rotations":
+            return [tuple((i + k) % n for i in range(n)) for k in range(n)]
+        return list(itertools.permutations(range(n)))
+
+    per = [perms(s) for s in sorts]
     return [dict(zip(sorts, combo)) for combo in itertools.product(*per)]
 
 
@@ -269,7 +282,7 @@ def rename(inst: Instance, state: Sequence[int], perm: Renaming) -> State:
     are sort elements (or union constructors over one) are renamed too."""
     out = [0] * len(state)
     for k, sl in enumerate(inst.slots):
-        dest = inst.slot(sl.var, [perm[s][i] for s, i in zip(sl.var.index, sl.index)])
+        dest = inst.slot(sl.var, [perm[d.sort][i] if isinstance(d, SortDomain) else i for d, i in zip(sl.var.index, sl.index)])
         out[dest] = _rename_value(inst, sl.var.dom, int(state[k]), perm)
     return tuple(out)
 

@@ -73,9 +73,6 @@ def test_subtraction_below_zero_is_an_error_in_the_reference_vector_explorer_and
         bmc(inst.model, inst.sizes_by_name(), depth=3)
 
 
-@pytest.mark.xfail(strict=True, reason="known disagreement: Arith in lbrspec/lang/expr.py clamps the lower bound of a "
-                   "subtraction at 0, so the compiled explorer emits no range check and explores n = -1, -2, ...; the rule "
-                   "machine steps 0 -> -1 (fix on branch lang)")
 def test_subtraction_below_zero_is_an_error_in_every_engine():
     inst = Instance(decrement_below_zero())
     with pytest.raises(EvaluationError):
@@ -109,9 +106,6 @@ def reachable_constant_write() -> Model:
     return _build(spec)
 
 
-@pytest.mark.xfail(strict=True, reason="known disagreement: compile_instance raises EvaluationError at compile time for "
-                   "an out-of-range write that folds to a constant, even in an action binding no reachable state enables; "
-                   "the reference semantics (and the vector explorer) find no error")
 def test_unreachable_constant_out_of_range_write_is_no_error():
     inst = Instance(unreachable_constant_write())
     assert explore_vector(inst, check_deadlock=False).states == 2
@@ -120,8 +114,6 @@ def test_unreachable_constant_out_of_range_write_is_no_error():
     rule_machine(inst)
 
 
-@pytest.mark.xfail(strict=True, reason="known disagreement: vcompile emits no range check for a write that folds to a "
-                   "constant, so the vector explorer packs 4 into a 0..3 slot and explores garbage instead of raising")
 def test_reachable_constant_out_of_range_write_is_an_error_in_the_vector_explorer():
     inst = Instance(reachable_constant_write())
     with pytest.raises(EvaluationError):
@@ -167,8 +159,6 @@ def negated_ite_with_constant_branch() -> Model:
     return _build(spec)
 
 
-@pytest.mark.xfail(strict=True, reason="known disagreement: vcompile writes ite(x, x, False) as np.where(x, x, 0), an "
-                   "int64 array, and ~ on it is a bitwise not (-2, -1: both true), so the vector explorer finds no violation")
 def test_vector_explorer_negates_an_ite_with_a_constant_branch():
     inst = Instance(negated_ite_with_constant_branch())
     assert explore(inst).violated == "not_x"
@@ -191,9 +181,6 @@ def goal_over_enum() -> Model:
     return _build(spec)
 
 
-@pytest.mark.xfail(strict=True, reason="known disagreement: with symmetry reduction, vexplore maps goal parameters "
-                   "through renamings with hasattr(p.dom, 'sort'), which on an EnumDomain or UnionDomain raises LangTypeError "
-                   "(their __getattr__ reads members) instead of returning False")
 def test_symmetry_with_a_goal_over_an_enum_parameter():
     inst = Instance(goal_over_enum())
     plain = explore_vector(inst)
@@ -215,9 +202,6 @@ def initial_value_out_of_range() -> Model:
     return _build(spec)
 
 
-@pytest.mark.xfail(strict=True, reason="known disagreement: an initial value computed by a function is not range-checked: "
-                   "Instance.initial_states() returns x = 4 for a 0..3 variable and every engine starts from it (the "
-                   "explorers then fail to decode their own traces)")
 def test_an_initial_value_outside_the_range_is_an_error():
     with pytest.raises((EvaluationError, ModelError)):
         Instance(initial_value_out_of_range()).initial_states()
@@ -241,9 +225,6 @@ needs_spin = pytest.mark.skipif(not spin_available() and not os.environ.get("LBR
 
 
 @needs_spin
-@pytest.mark.xfail(strict=True, reason="known disagreement: SPIN drops a write-only variable from the state vector unless "
-                   "spin -o2; the exported state array is write-only when no guard, update or invariant reads it, so SPIN "
-                   "stores 2 states, not lbrspec's 2 + 1")
 def test_spin_counts_states_of_a_model_that_reads_no_variable(tmp_path):
     from lbrspec.export.promela import SPIN_EXTRA_STATES
 
@@ -263,8 +244,6 @@ def never_enabled() -> Model:
 
 
 @needs_spin
-@pytest.mark.xfail(strict=True, reason="known disagreement: every guard folds to false, so the Promela export writes a "
-                   "'do od' loop with no option, which spin -a rejects as a syntax error; lbrspec reports a deadlock")
 def test_spin_runs_a_model_whose_actions_are_never_enabled(tmp_path):
     inst = Instance(never_enabled())
     assert explore(inst).violation.kind == "deadlock"
@@ -286,22 +265,9 @@ def _initial_check(case: Case) -> None:
 
 
 FINDERS: list[tuple[str, Callable[[], Model], Callable[[Case], None]]] = [
-    ("sub-lower-bound-clamped", decrement_below_zero, engines.check_python),
-    ("sub-lower-bound-clamped", decrement_below_zero, engines.check_rule_machine),
-    ("constant-write-checked-at-compile-time", unreachable_constant_write, engines.check_python),
-    ("constant-write-checked-at-compile-time", unreachable_constant_write, engines.check_rule_machine),
-    ("constant-write-unchecked-in-vector", reachable_constant_write, engines.check_vector),
     ("vector-deadlock-before-earlier-violation", deadlock_beside_violation, engines.check_vector),
     ("vector-deadlock-before-earlier-violation", deadlock_beside_violation, engines.check_symmetry),
-    ("vector-negated-ite-with-constant-branch", negated_ite_with_constant_branch, engines.check_vector),
-    ("vector-negated-ite-with-constant-branch", negated_ite_with_constant_branch, engines.check_symmetry),
-    ("symmetry-goal-over-enum-or-union-crashes", goal_over_enum, engines.check_symmetry),
-    ("initial-value-out-of-range", initial_value_out_of_range, _initial_check),
 ]
-if spin_available():
-    FINDERS.append(("spin-drops-write-only-state", reads_no_variable, engines.check_spin))
-    FINDERS.append(("promela-empty-do-loop", never_enabled, engines.check_spin))
-
 
 @pytest.mark.parametrize("key, build, check", FINDERS, ids=[f"{k}-{c.__name__}" for k, _, c in FINDERS])
 def test_the_differential_checks_recognise_each_known_issue(key, build, check, monkeypatch):
