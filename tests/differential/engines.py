@@ -558,7 +558,7 @@ class PanResult:
 
 def run_pan(inst: Instance, workdir: str, invariants: list[str] | None, expected_states: int) -> PanResult:
     """Export ``inst`` and run SPIN's verifier as :func:`lbrspec.export.spin.run_spin` does
-    (``spin -a``, ``gcc -DNOREDUCE -DSAFETY``, ``./pan``), but compiled with ``-O0``: four
+    (``spin -o2 -a``, ``gcc -DNOREDUCE -DSAFETY``, ``./pan``), but compiled with ``-O0``: four
     times faster to compile, and the verdicts do not depend on gcc's optimisation
     (``tests/test_spin.py`` runs ``run_spin`` itself)."""
     import math
@@ -571,7 +571,7 @@ def run_pan(inst: Instance, workdir: str, invariants: list[str] | None, expected
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
     (wd / "model.pml").write_text(to_promela(inst, invariants=invariants))
-    subprocess.run(["spin", "-a", "model.pml"], cwd=wd, check=True, capture_output=True, timeout=300)
+    subprocess.run(["spin", "-o2", "-a", "model.pml"], cwd=wd, check=True, capture_output=True, timeout=300)
     subprocess.run(["gcc", "-O0", "-DNOREDUCE", "-DSAFETY", "-o", "pan", "pan.c"], cwd=wd, check=True, capture_output=True, timeout=300)
     hashbits = max(18, math.ceil(math.log2(max(2, expected_states))) + 1)
     proc = subprocess.run(["./pan", f"-w{hashbits}", f"-m{max(100_000, 4 * expected_states)}"], cwd=wd,

@@ -240,7 +240,7 @@ for _name, _group, _doc in [
 # HOOK(lang): declaration-level features of /work/LANG_API.md, not on this branch yet.  To
 # enable one, remove ``pending`` and generate it in ModelGen where the comment names.
 _LANG = "LANG_API.md, branch lang"
-register("domain.range.negative", "declaration", "RangeDomain(lo, hi) with lo < 0 (ModelGen.range_domain)", pending=_LANG)
+register("domain.range.negative", "declaration", "RangeDomain(lo, hi) with lo < 0 (ModelGen.range_domain)")
 register("var.array.range_index", "declaration", "index=[RangeDomain(1, 5)] (ModelGen.variable; reads need a statically in-range index)", pending=_LANG)
 register("var.array.enum_index", "declaration", "index=[SomeEnum] (ModelGen.variable)", pending=_LANG)
 register("var.array.bool_index", "declaration", "index=[BOOL] (ModelGen.variable)", pending=_LANG)
@@ -287,6 +287,7 @@ class Limits:
 
 
 SIMPLE_RANGES = [(0, 1), (0, 2), (0, 3), (1, 3), (2, 3), (0, 0), (1, 2)]
+NEGATIVE_RANGES = [(-1, 1), (-2, 0), (-3, -1)]
 
 
 class ModelGen:
@@ -335,8 +336,7 @@ class ModelGen:
         return dom.size(self.sizes)
 
     def range_domain(self) -> RangeDomain:
-        # HOOK(lang) domain.range.negative: add negative bounds here once RangeDomain allows them.
-        lo, hi = self.pick(SIMPLE_RANGES)
+        lo, hi = self.pick(SIMPLE_RANGES + NEGATIVE_RANGES)
         for r in self.ranges:
             if (r.lo, r.hi) == (lo, hi):
                 return r
@@ -521,6 +521,8 @@ class ModelGen:
         self.count({BOOL_K: "domain.bool", INT_K: "domain.range", ENUM_K: "domain.enum", UNION_K: "domain.union", SORT_K: "domain.sort"}[kind_of(dom)])
         if isinstance(dom, RangeDomain) and dom.lo > 0:
             self.count("domain.range.from_nonzero")
+        if isinstance(dom, RangeDomain) and dom.lo < 0:
+            self.count("domain.range.negative")
         if isinstance(dom, UnionDomain) and not dom.consts:
             self.count("domain.union.no_const")
         self.count({0: "var.scalar", 1: "var.indexed.1", 2: "var.indexed.2"}[len(index)])
@@ -1078,7 +1080,7 @@ def _apply(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
 # API and is never called while the construct is pending.  Sorts whose elements a model names
 # or orders lose symmetry reduction (rings keep rotations): before enabling the sort.* hooks,
 # make differential.reference.renamings() use the group the engine uses.
-@expr_rule("sort.first_last_elem", [SORT_K], "S.first(), S.last(), S.elem(i)", atom=True, pending=_LANG)
+@expr_rule("sort.first_last_elem", [SORT_K], "S.first(), S.last(), S.elem(i)", atom=True)
 def _sort_named(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     assert isinstance(want, SortDomain)
     s = want.sort
@@ -1088,7 +1090,7 @@ def _sort_named(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     return getattr(s, which)()
 
 
-@expr_rule("sort.order", [BOOL_K], "x < y, x <= y, x > y, x >= y on elements of one sort", pending=_LANG,
+@expr_rule("sort.order", [BOOL_K], "x < y, x <= y, x > y, x >= y on elements of one sort",
            usable=lambda g, ctx, want, d: any(g.can_make(ctx, SortDomain(s), d - 1) for s in g.sorts))
 def _sort_order(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     s = g.pick([s for s in g.sorts if g.can_make(ctx, SortDomain(s), depth)])
@@ -1096,7 +1098,7 @@ def _sort_order(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[g.pick(["<", "<=", ">", ">="])]
 
 
-@expr_rule("sort.next_prev", [SORT_K], "x.next(), x.prev(), x.next(k) around the ring", pending=_LANG,
+@expr_rule("sort.next_prev", [SORT_K], "x.next(), x.prev(), x.next(k) around the ring",
            usable=lambda g, ctx, want, d: g.can_make(ctx, want, d - 1))
 def _sort_ring(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     x = g.expr(ctx, want, depth)
@@ -1104,13 +1106,13 @@ def _sort_ring(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     return x.next(g.num(1, 3)) if which == "next_k" else getattr(x, which)()  # type: ignore[attr-defined]
 
 
-@expr_rule("mul.const", [INT_K], "x * k, k * x by an integer constant", pending=_LANG)
+@expr_rule("mul.const", [INT_K], "x * k, k * x by an integer constant")
 def _mul(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     x, k = g.expr(ctx, want, depth), g.num(0, 3)
     return x * k if g.chance(50) else k * x  # type: ignore[operator]
 
 
-@expr_rule("mod.const", [INT_K], "x % k by a positive constant (mathematical modulo)", pending=_LANG)
+@expr_rule("mod.const", [INT_K], "x % k by a positive constant (mathematical modulo)")
 def _mod(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     return g.expr(ctx, want, depth) % g.num(1, 4)  # type: ignore[operator]
 
