@@ -718,7 +718,9 @@ class ModelGen:
             args: list[tuple[str, object]] = []
             for p in t.params:
                 lits = self.literals(p.dom)
-                shared = [nm for nm, d in sparams.items() if same_type(d if isinstance(d, Domain) else SortDomain(d), p.dom)]
+                # a shared integer parameter must fit the range of each transition it is passed to
+                shared = [nm for nm, d in sparams.items() if same_type(d if isinstance(d, Domain) else SortDomain(d), p.dom)
+                          and not (isinstance(p.dom, RangeDomain) and not p.dom.contains(d))]
                 if lits and self.chance(25):
                     self.count("sync.literal_arg")
                     args.append(("lit", self.pick(lits)))
@@ -1071,8 +1073,17 @@ for _u, _s, _nm in [(True, True, "forall.sort"), (False, True, "exists.sort"), (
            usable=lambda g, ctx, want, d: bool(g.usable_defs(ctx, kind_of(want), d)))
 def _apply(g: ModelGen, ctx: Ctx, want: Domain, depth: int) -> Expr:
     d = g.pick(g.usable_defs(ctx, kind_of(want), depth + 1)).defn
-    e = d(*[g.expr(ctx, p.dom, depth) for p in d.params])
+    e = d(*[_argument(g, ctx, p.dom, depth) for p in d.params])
     assert isinstance(e, Apply)
+    return e
+
+
+def _argument(g: ModelGen, ctx: Ctx, dom: Domain, depth: int) -> Expr:
+    """An argument for a parameter of ``dom``.  An integer argument whose static range is wider
+    than the parameter's is a build error, so a wider expression is replaced by a literal."""
+    e = g.expr(ctx, dom, depth)
+    if isinstance(dom, RangeDomain) and not (isinstance(e.dom, RangeDomain) and dom.contains(e.dom)):
+        return coerce(g.pick(list(range(dom.lo, dom.hi + 1))), dom)
     return e
 
 
