@@ -22,6 +22,7 @@ class Report:
     states: int = 0
     transitions: int = 0
     with_error: int = 0
+    with_init_error: int = 0
     with_violation: int = 0
     with_deadlock: int = 0
     orbits: int = 0
@@ -64,7 +65,7 @@ class Report:
             if same:
                 out.append("  models also checked by the explicit-engine test: " + ", ".join(same))
         out.append(f"  reference: {self.states:,} states, {self.transitions:,} transitions; models with a failing write "
-                   f"{self.with_error}, a violated invariant {self.with_violation}, a deadlock {self.with_deadlock}")
+                   f"{self.with_error}, an initial value out of range {self.with_init_error}, a violated invariant {self.with_violation}, a deadlock {self.with_deadlock}")
         out.append("  engine checks: " + ", ".join(f"{e} {n}" for e, n in sorted(self.engine_runs.items())))
         out.append(f"  rule machine: {self.rule_walks} walks, {self.rule_steps} steps; symmetry: {self.orbits:,} renaming classes; "
                    f"bmc: {self.bmc_layers} k-step layers; spin: {self.spin_runs} runs, {self.spin_counts} state counts compared")
@@ -89,7 +90,7 @@ class Report:
     def as_json(self) -> str:
         return json.dumps({
             "models": dict(self.models), "constructs": dict(self.constructs), "states": self.states,
-            "transitions": self.transitions, "with_error": self.with_error, "with_violation": self.with_violation,
+            "transitions": self.transitions, "with_error": self.with_error, "with_init_error": self.with_init_error, "with_violation": self.with_violation,
             "with_deadlock": self.with_deadlock, "orbits": self.orbits, "rule_walks": self.rule_walks,
             "rule_steps": self.rule_steps, "bmc_layers": self.bmc_layers, "spin_runs": self.spin_runs,
             "spin_counts": self.spin_counts, "engine_runs": dict(self.engine_runs), "known": dict(self.known),

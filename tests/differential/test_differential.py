@@ -106,7 +106,7 @@ def check_models(test: str, checks: Sequence[Callable[[Case], None]], n: int = P
             return
         case = Case(gm)
         _record(test, case)
-        if case.initial_values_in_range():
+        if case.initial_states_agree():
             for check in checks:
                 check(case)
 

@@ -11,17 +11,19 @@ too) and files it under the right name.
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from lbrspec.errors import EvaluationError, ModelError
+from lbrspec.errors import EvaluationError
 from lbrspec.explicit.evaluate import step
 from lbrspec.explicit.explore import explore
 from lbrspec.explicit.instance import Instance
 from lbrspec.explicit.vexplore import explore_vector
+from lbrspec.export.promela import to_promela
 from lbrspec.export.spin import run_spin, spin_available
 from lbrspec.lang import ANY, BOOL, TRUE, EnumDomain, RangeDomain, Sort, Spec, Variant, exists, forall, ite
 from lbrspec.lang.spec import Model
@@ -203,8 +205,14 @@ def initial_value_out_of_range() -> Model:
 
 
 def test_an_initial_value_outside_the_range_is_an_error():
-    with pytest.raises((EvaluationError, ModelError)):
-        Instance(initial_value_out_of_range()).initial_states()
+    """The same EvaluationError from the instance, both explorers, bmc and the Promela export."""
+    model = initial_value_out_of_range()
+    inst = Instance(model)
+    message = "the initial value of x[a0] is 4, outside 0..3"
+    for run in (inst.initial_states, lambda: explore(inst), lambda: explore_vector(inst),
+                lambda: bmc(model, inst.sizes_by_name(), depth=2), lambda: to_promela(inst)):
+        with pytest.raises(EvaluationError, match=re.escape(message)):
+            run()
 
 
 # -- 7. SPIN and a model that reads no variable -------------------------------------------------------------------
