@@ -137,6 +137,13 @@ class ModelModule:
     default_variant: str
     doc_text: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def check_deadlock(self) -> bool:
+        """Whether a state without enabled actions is an error for this model by default
+        (``CHECK_DEADLOCK``, default true; a protocol whose runs end, such as a finished
+        transaction, sets it false, as TLC's configuration of it does)."""
+        return bool(getattr(self.module, "CHECK_DEADLOCK", True))
+
     # -- variants and building -------------------------------------------------------------
     def all_variants(self) -> dict[str, Variant]:
         """Every variant ``build`` takes: the safety ones, then the liveness ones."""
@@ -300,22 +307,28 @@ def shipped_models() -> tuple[str, ...]:
     return tuple(lbrspec_models.SHIPPED)
 
 
+def _shipped_module(name: str) -> str:
+    import lbrspec_models
+
+    return lbrspec_models.SHIPPED[name]
+
+
 def load_model(ref: str | None = None) -> ModelModule:
     """Resolve ``ref`` (``None``: the default model) to a module that follows the protocol."""
     ref = DEFAULT_MODEL if ref is None else ref
     if not ref.strip():
         raise InputError("--model: empty model reference")
     if ref in shipped_models():
-        return check_protocol(_import(f"lbrspec_models.{ref}", ref), ref, ref, "shipped")
+        return check_protocol(_import(_shipped_module(ref), ref), ref, ref, "shipped")
     if ref.endswith(".py") or "/" in ref or "\\" in ref or Path(ref).is_file():
         shipped = _shipped_file(ref)
         if shipped is not None:  # the shipped module itself, so that its lemmas see the same sorts
-            return check_protocol(_import(f"lbrspec_models.{shipped}", ref), ref, shipped, "shipped")
+            return check_protocol(_import(_shipped_module(shipped), ref), ref, shipped, "shipped")
         return check_protocol(_import_file(ref), ref, ref, "file")
     if _DOTTED.match(ref):
         module = _import(ref, ref)
-        short = ref.removeprefix("lbrspec_models.")
-        if ref.startswith("lbrspec_models.") and short in shipped_models():
+        short = next((n for n in shipped_models() if _shipped_module(n) == ref), None)
+        if short is not None:
             return check_protocol(module, ref, short, "shipped")
         return check_protocol(module, ref, ref, "module")
     raise InputError(f"--model {ref}: not a shipped model ({', '.join(shipped_models())}), a .py file or a module name")
@@ -352,7 +365,7 @@ def _shipped_file(ref: str) -> str | None:
     if not path.is_file():
         return None
     for name in shipped_models():
-        spec = importlib.util.find_spec(f"lbrspec_models.{name}")
+        spec = importlib.util.find_spec(_shipped_module(name))
         if spec is not None and spec.origin and Path(spec.origin).resolve() == path.resolve():
             return name
     return None
@@ -394,6 +407,8 @@ def check_protocol(module: ModuleType, ref: str, name: str, kind: str) -> ModelM
 
     if not callable(getattr(module, "build", None)):
         raise bad("no build(variant) function")
+    if not isinstance(getattr(module, "CHECK_DEADLOCK", True), bool):
+        raise bad("CHECK_DEADLOCK must be True or False")
     variants = _variant_map(getattr(module, "VARIANTS", None), "VARIANTS", bad, required=True)
     live = _variant_map(getattr(module, "LIVENESS_VARIANTS", None), "LIVENESS_VARIANTS", bad, required=False)
     default = getattr(module, "DEFAULT_VARIANT", None)

@@ -1,7 +1,9 @@
 """Models checked by lbrspec.  Imported as ``lbrspec_models`` (this folder is mapped to that
 package name in ``pyproject.toml``, so it cannot clash with other packages called ``models``).
 
-* :mod:`lbrspec_models.guest_lbr`: the v8 guest LBR design, its variants and mutants.
+* :mod:`lbrspec_models.guest_lbr`: the v8 guest LBR design, its variants and mutants;
+* :mod:`lbrspec_models.examples`: classic protocols with published state counts (``--model
+  tcommit``, ``--model peterson``...).
 
 Each model module follows the protocol of :mod:`lbrspec.modelref`; ``--model NAME`` selects
 one of :data:`SHIPPED` by name.
@@ -9,4 +11,10 @@ one of :data:`SHIPPED` by name.
 
 #: The modules of this package that are models, by the name ``--model`` takes; the first is
 #: listed first by ``lbrspec list``.
-SHIPPED: tuple[str, ...] = ("guest_lbr",)
+from .examples import EXAMPLES as _EXAMPLES
+
+SHIPPED: dict[str, str] = {
+    "guest_lbr": "lbrspec_models.guest_lbr",
+    **{name: f"lbrspec_models.examples.{name}" for name in _EXAMPLES},
+}
+"""Each shipped model's name (what ``--model`` takes) and its module."""

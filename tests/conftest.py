@@ -88,3 +88,22 @@ def _load_hypothesis_profile() -> None:
 
 
 _load_hypothesis_profile()
+
+
+# -- the differential tests' report (tests/differential) ----------------------------------------------
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print what the differential tests covered: models, engines, construct counts, known
+    disagreements (and write it as JSON to $LBRSPEC_DIFF_REPORT)."""
+    import os
+    import sys
+
+    mod = sys.modules.get("differential.report")
+    if mod is None or not mod.REPORT.models:
+        return
+    terminalreporter.section("differential testing")
+    for line in mod.REPORT.lines():
+        terminalreporter.write_line(line)
+    path = os.environ.get("LBRSPEC_DIFF_REPORT")
+    if path:
+        with open(path, "w") as f:
+            f.write(mod.REPORT.as_json())

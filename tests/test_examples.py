@@ -126,12 +126,10 @@ def test_the_vector_explorer_counts_the_same_states(name):
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_the_command_line_counts_tlc_s_states(name, capsys):
     """``lbrspec check --model models/examples/NAME.py --no-symmetry --json``, as the README shows
-    it, with ``--allow-deadlock`` where TLC's configuration turns deadlock checking off (TCommit:
-    a finished transaction has no step left)."""
+    it; the model's CHECK_DEADLOCK turns deadlock checking off where TLC's configuration does
+    (TCommit: a finished transaction has no step left)."""
     path = ROOT / "models" / "examples" / f"{name}.py"
     args = ["check", "--model", str(path), "--no-symmetry", "--json"]
-    if not module(name).CHECK_DEADLOCK:
-        args.append("--allow-deadlock")
     code = main(args)
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -144,10 +142,11 @@ def test_the_command_line_counts_tlc_s_states(name, capsys):
         assert report["depth"] + 1 == TLC_DEPTH[name]
 
 
-def test_tcommit_stops_without_allow_deadlock(capsys):
-    """Why the test above adds ``--allow-deadlock`` for TCommit: with deadlock checking on, a
-    decided transaction is a deadlock."""
-    assert main(["check", "--model", str(ROOT / "models" / "examples" / "tcommit.py"), "--no-symmetry", "--json"]) == 1
+def test_tcommit_stops_when_deadlock_checking_is_asked_for(capsys):
+    """Why TCommit sets CHECK_DEADLOCK false: with deadlock checking on (``--check-deadlock``),
+    a decided transaction is a deadlock."""
+    path = str(ROOT / "models" / "examples" / "tcommit.py")
+    assert main(["check", "--model", path, "--no-symmetry", "--json", "--check-deadlock"]) == 1
     assert json.loads(capsys.readouterr().out)["violated"] == "deadlock"
 
 
@@ -171,3 +170,14 @@ def test_sources_md_records_the_spec_and_its_count(name):
     spec_path = module(name).SOURCE.split()[1].rstrip(",")
     assert spec_path in section.group(0)
     assert re.search(rf"\b{PUBLISHED[name]:,}\b|\b{PUBLISHED[name]}\b", section.group(0))
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_each_example_is_a_shipped_model(name, capsys):
+    """``--model NAME`` selects the example by name, ``lbrspec list`` lists it, and a model
+    whose runs end (CHECK_DEADLOCK false) reports its deadlocks when asked to."""
+    assert main(["list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["models"]}
+    assert rows[name]["model"] == built(name).name
+    assert main(["check", "--model", name, "--no-symmetry", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["states"] == PUBLISHED[name]

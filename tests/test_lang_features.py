@@ -379,3 +379,12 @@ def test_an_initial_value_that_reads_a_variable_is_a_build_error():
     n = m.var("n", RangeDomain(1, 2), init=1)
     with pytest.raises(ModelError, match="an initial value cannot read a state variable"):
         m.var("bad", BOOL, init=lambda: n() == 1)
+
+
+def test_build_with_a_variant_name_instead_of_a_variant_is_a_model_error():
+    """A model module's build(name) must look the name up; passing the string on is one clear
+    error, not a crash deep in an engine."""
+    spec = Spec("named", sorts=[])
+    spec.machine("m").var("x", BOOL, init=False)
+    with pytest.raises(ModelError, match="build\\(\\) takes a Variant, not str 'v'"):
+        spec.build("v")  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import pytest
 
 from lbrspec.cli import main
 from lbrspec.errors import InputError
+from lbrspec_models.examples import EXAMPLES
 from lbrspec.modelref import DEFAULT_MODEL, load_model
 from lbrspec.trace.itf import read_itf
 
@@ -234,8 +235,8 @@ def test_list_json_lists_the_models_and_keeps_its_keys(capsys, mutex):
     code, out, _ = run(capsys, "list", "--json", "--model", mutex)
     data = json.loads(out)
     assert data["model"] == "mutex" and [v["name"] for v in data["variants"]] == ["lock", "no-lock"]
-    assert [r["name"] for r in data["models"]] == ["guest_lbr", mutex]
-    assert [r["selected"] for r in data["models"]] == [False, True]
+    assert [r["name"] for r in data["models"]] == ["guest_lbr", *EXAMPLES, mutex]
+    assert [r["selected"] for r in data["models"]] == [False] * (1 + len(EXAMPLES)) + [True]
     assert data["liveness"][0]["name"] == "waiting_enters"
 
 
@@ -344,9 +345,9 @@ def test_a_bad_model_file_is_one_line_exit_2(capsys, tmp_path, name):
 @pytest.mark.parametrize("ref, message", [
     ("missing.py", "--model missing.py: no such file"),
     ("some/dir/missing.py", "no such file"),
-    ("no_such_module_for_lbrspec", "no such model, file or module (shipped models: guest_lbr)"),
+    ("no_such_module_for_lbrspec", "no such model, file or module (shipped models: guest_lbr, tcommit,"),
     ("no_such_pkg_for_lbrspec.models", "no such model, file or module"),
-    ("not a module!", "not a shipped model (guest_lbr), a .py file or a module name"),
+    ("not a module!", "not a shipped model (guest_lbr, tcommit,"),
     ("json", "does not follow the model protocol: no build(variant) function"),
 ])
 def test_a_bad_reference_is_one_line_exit_2(capsys, ref, message):

@@ -200,7 +200,8 @@ def print_counterexample(c, model, written: str | None) -> None:
                    "users for guest_lbr; exact for safety properties; on by default with the vector engine).")
 @click.option("--engine", type=click.Choice(["vector", "python"]), default="vector", show_default=True,
               help="vector: numpy over packed states (fast, compact); python: one state at a time (the reference explorer).")
-@click.option("--allow-deadlock", is_flag=True, help="Do not report states without enabled actions as violations.")
+@click.option("--allow-deadlock/--check-deadlock", default=None,
+              help="Whether a state without enabled actions is a violation (default: the model's CHECK_DEADLOCK, normally checked).")
 @click.option("--analysis", is_flag=True,
               help="Also analyse the full reachable graph: transitions never enabled, sink SCCs, diameter, goals unreached.")
 @click.option("--liveness", is_flag=True,
@@ -217,7 +218,7 @@ def check_cmd(
     max_memory: int | None,
     symmetry: bool | None,
     engine: str,
-    allow_deadlock: bool,
+    allow_deadlock: bool | None,
     first_only: bool,
     analysis: bool,
     liveness: bool,
@@ -251,6 +252,8 @@ def check_cmd(
     if max_seconds is not None and not max_seconds > 0:
         raise InputError(f"--max-seconds must be positive, got {max_seconds:g}")
     source = load_model(model_ref)
+    if allow_deadlock is None:
+        allow_deadlock = not source.check_deadlock
     inst = make_instance(source, variant, sizes, liveness=True)
     if liveness and not source.liveness(inst.model):
         raise InputError(f"model {source.name} declares no liveness properties (no liveness(model) in its module); "

@@ -34,7 +34,7 @@ def promela_cmd(model_ref: str | None, variant: str | None, sizes: SizeFlags, in
 
     \b
       lbrspec export promela -o lbr.pml
-      spin -a lbr.pml && gcc -O2 -DNOREDUCE -DSAFETY -o pan pan.c && ./pan -m10000000
+      spin -o2 -a lbr.pml && gcc -O2 -DNOREDUCE -DSAFETY -o pan pan.c && ./pan -m10000000
       lbrspec export promela --no-hidden -o lbr.pml
       spin -search -dfspar -DNOREDUCE -DSAFETY lbr.pml        # multi-core
       spin -search -swarm8,4 -DNOREDUCE -DSAFETY lbr.pml      # swarm (bitstate, incomplete)

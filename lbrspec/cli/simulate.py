@@ -105,7 +105,8 @@ def print_result(r: SimulateResult, trace_out: str | None) -> None:
 )
 @click.option("--trace-out", type=str, default=None, metavar="FILE", help="Write the shrunk counterexample as ITF JSON to FILE.")
 @click.option("--hypothesis-shrink", is_flag=True, help="Also run Hypothesis's own shrinker before minimizing (slower).")
-@click.option("--allow-deadlock", is_flag=True, help="Do not report states without enabled actions as violations.")
+@click.option("--allow-deadlock/--check-deadlock", default=None,
+              help="Whether a state without enabled actions is a violation (default: the model's CHECK_DEADLOCK, normally checked).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def simulate_cmd(
@@ -117,7 +118,7 @@ def simulate_cmd(
     seed: int,
     trace_out: str | None,
     hypothesis_shrink: bool,
-    allow_deadlock: bool,
+    allow_deadlock: bool | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -137,7 +138,10 @@ def simulate_cmd(
         raise InputError(f"--steps must be at most {MAX_STEPS}, got {steps}")
     if seed < 0:
         raise InputError(f"--seed must be non-negative, got {seed}")
-    inst = make_instance(load_model(model_ref), variant, sizes)
+    source = load_model(model_ref)
+    if allow_deadlock is None:
+        allow_deadlock = not source.check_deadlock
+    inst = make_instance(source, variant, sizes)
     check_writable(trace_out, "--trace-out")
     progress = WalkProgress(enabled=not quiet)
     try:

@@ -16,8 +16,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
-from ..errors import InputError
-from ..lang.domains import Domain, Sort, SortDomain, Value
+from ..errors import EvaluationError, InputError
+from ..lang.domains import Domain, Sort, Value
 from ..lang.expr import ANY, Expr, Local, SortConst, Var, _arg_names, coerce, walk
 from ..lang.spec import Action, Model
 
@@ -149,7 +149,7 @@ class Instance:
                 e = coerce(val, v.dom)
                 code = int(evaluate(e, self, (), env)) - v.dom.offset
                 if not 0 <= code < self.slot_size[self.slot_index[sl.name]]:
-                    raise InputError(f"the initial value of {sl.name} is outside {v.dom.name}")
+                    raise EvaluationError(f"the initial value of {sl.name} is {code + v.dom.offset}, outside {v.dom.name}")
                 codes.append(code)
             choices.append(sorted(set(codes), key=codes.index))
         return [tuple(c) for c in itertools.product(*choices)]

@@ -41,7 +41,7 @@ class _NpGen(_Gen):
         return f"({ref} == 1)" if isinstance(var.dom, BoolDomain) else ref
 
     def fmt_not(self, a: str) -> str:
-        return f"(~{a})"
+        return f"np.logical_not({a})"  # not ~: an ite with a constant branch is an int array
 
     def fmt_junction(self, is_and: bool, parts: list[str]) -> str:
         return "(" + (" & " if is_and else " | ").join(parts) + ")"

@@ -30,6 +30,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..lang.domains import SortDomain
 from ..trace import Trace, trace_from_states
 from .compile import compile_instance
 from .explore import ExploreResult, GoalStatus, StateStore, Violation, step_trace, goal_statuses, verdict_of
@@ -377,7 +378,7 @@ def explore_vector(
             params = model.goals[gi].params
             for r in sym.group:
                 img = tuple(
-                    r.perm[p.dom.sort][c] if hasattr(p.dom, "sort") else c for p, c in zip(params, bnd)
+                    r.perm[p.dom.sort][c] if isinstance(p.dom, SortDomain) else c for p, c in zip(params, bnd)
                 )
                 goal_hit.setdefault((gi, img), sid)
     goals: list[GoalStatus] = goal_statuses(inst, goal_hit, step_hit)

@@ -164,6 +164,8 @@ def to_promela(inst: Instance, invariants: list[str] | None = None, hidden: bool
             resets = [] if hidden else [f"t{i} = 0; i{i} = 0" for i in range(t)]
             stmts = "; ".join(body + assigns + resets + ["check_invariants()"])
             out.append(f"  :: d_step {{ /* {label} */ {guard} -> {stmts} }}")
+    if out[-1] == "  do":
+        out.append("  :: false /* no action is ever enabled: every state is a deadlock */")
     out.append("  od")
     out.append("}")
     return "\n".join(out) + "\n"

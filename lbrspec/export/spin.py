@@ -58,7 +58,7 @@ def run_spin(
     wd.mkdir(parents=True, exist_ok=True)
     (wd / "model.pml").write_text(to_promela(inst, invariants=invariants, hidden=not bfs))
     t0 = time.perf_counter()
-    subprocess.run(["spin", "-a", "model.pml"], cwd=wd, check=True, capture_output=True, timeout=timeout)
+    subprocess.run(["spin", "-o2", "-a", "model.pml"], cwd=wd, check=True, capture_output=True, timeout=timeout)
     t1 = time.perf_counter()
     flags = ["-O2", "-DNOREDUCE", "-DSAFETY"] + (["-DBFS"] if bfs else [])
     subprocess.run(["gcc", *flags, "-o", "pan", "pan.c"], cwd=wd, check=True, capture_output=True, timeout=timeout)

@@ -406,6 +406,9 @@ class Spec:
     def build(self, variant: Variant | None = None) -> Model:
         """Check every composition rule and flatten to a :class:`Model` (of ``variant``, or of
         the variant the Spec was made with)."""
+        if variant is not None and not isinstance(variant, Variant):
+            raise ModelError(f"build() takes a Variant, not {type(variant).__name__} {variant!r} "
+                             "(look a variant's name up in the module's VARIANTS)")
         variant = variant or self.variant
         if variant is None:
             raise ModelError("build() needs a variant: Spec(..., variant=...) or build(variant)")

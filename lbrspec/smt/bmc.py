@@ -77,6 +77,7 @@ class Unrolling:
         self.states: list[StateSyms] = [self.enc.state("0")]
         self.steps: list[StepSyms] = []
         self.solver.add(self.enc.init(self.states[0]))
+        check_initial_ranges(self.enc, self.solver, self.states[0])
         self.per_depth: list[float] = []
         self.depth_checked = -1
         self.reason: str | None = None
@@ -155,6 +156,21 @@ class Unrolling:
         return Found(trace, violated)
 
 
+def check_initial_ranges(enc: Encoding, solver: z3.Solver, st0: StateSyms) -> None:
+    """Raise the explicit engines' EvaluationError if an initial value can lie outside its
+    variable's range (an ``init`` computed by a function can), so that every engine reports it."""
+    if not enc.has_ranges():
+        return
+    solver.push()
+    solver.add(z3.Not(enc.domains_ok(st0)))
+    bad = solver.check() == z3.sat
+    solver.pop()
+    if bad:
+        assert enc.instance is not None
+        enc.instance.initial_states()  # raises the one wording of this error
+        raise InternalError("bmc: an initial value is out of range for the solver but not for the explicit engines")
+
+
 def states_at_depth(model: Model, sizes: dict[str, int] | None, k: int, limit: int = 100_000) -> set[State]:
     """Every state at the end of a run of exactly ``k`` steps, enumerated by the solver (each
     found state is excluded and the solver asked again); at most ``limit`` states."""
@@ -162,6 +178,7 @@ def states_at_depth(model: Model, sizes: dict[str, int] | None, k: int, limit: i
     solver = enc.solver()
     states = [enc.state("0")]
     solver.add(enc.init(states[0]))
+    check_initial_ranges(enc, solver, states[0])
     for i in range(k):
         states.append(enc.state(str(i + 1)))
         solver.add(enc.transition(states[i], states[i + 1], enc.step(str(i))))
