@@ -327,6 +327,7 @@ def explore_vector(
                         else:
                             del open_step_goals[va.index]
                 dead = ~enabled
+                dead_row: int | None = None  # a deadlock to report, unless a violation comes first
                 if dead.any():
                     deadlocks += int(dead.sum())
                     j = _first_true(dead)
@@ -334,7 +335,7 @@ def explore_vector(
                     if not first_dead:
                         first_dead.append(sid_dead)
                     if check_deadlock and violation is None:
-                        violation = ("deadlock", ["deadlock"], sid_dead)
+                        dead_row = j
                 if parts_p:
                     NW = [np.concatenate(parts_w[w]) for w in range(nw)]
                     PAR = np.concatenate(parts_p)
@@ -342,18 +343,31 @@ def explore_vector(
                     transitions += PAR.size
                     order = np.lexsort((ACT, PAR))
                     NW = [x[order] for x in NW]
+                    P = PAR[order]  # each successor's row in the batch, kept beside it
                     if sym is not None:
                         # duplicates first: a state's first occurrence is also the first occurrence of
                         # its canonical form, so numbering is as if every successor were canonicalised
-                        NW = [x[_first_occurrences(NW)] for x in NW]
+                        fo = _first_occurrences(NW)
+                        NW, P = [x[fo] for x in NW], P[fo]
                         NW = sym.canonical_words(lay.unpack_array(NW, np.int64), NW)
-                    cand = [x[_first_occurrences(NW)] for x in NW]
+                    fo = _first_occurrences(NW)
+                    cand, P = [x[fo] for x in NW], P[fo]
                     found = S_set.lookup(cand)
                     new = found < 0
                     if new.any():
                         fresh = [x[new] for x in cand]
                         ids = S_set.add_new(fresh)
+                        before = violation
                         check_new(ids, fresh)
+                        if before is None and violation is not None and dead_row is not None:
+                            # breadth-first order decides, as in the compiled explorer: the deadlock
+                            # if its state comes before the parent of the violating state
+                            k = int(np.nonzero(ids == violation[2])[0][0])
+                            if dead_row < int(P[new][k]):
+                                violation = ("deadlock", ["deadlock"], b + (int(cols[dead_row]) if cols is not None else dead_row))
+                            dead_row = None
+                if dead_row is not None and violation is None:
+                    violation = ("deadlock", ["deadlock"], b + (int(cols[dead_row]) if cols is not None else dead_row))
                 b = e
                 if progress is not None:
                     now = time.perf_counter()

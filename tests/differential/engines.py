@@ -650,25 +650,7 @@ def check_spin(case: Case) -> None:
 # -- known disagreements --------------------------------------------------------------------------------
 
 
-def _k_deadlock_first(case: Case, f: Finding) -> bool:
-    """The vector explorer reports a layer's deadlock before a violation found earlier in the
-    same layer: its answer is exactly the per-layer rule's, not the reference explorer's."""
-    if f.kind not in ("violation", "verdict"):
-        return False
-    got, per_layer = f.data.get("got"), f.data.get("per_layer")
-    if not (isinstance(got, tuple) and isinstance(per_layer, tuple) and got[0] == per_layer[0] == "deadlock"):
-        return False
-    # with symmetry reduction the deadlock found is a renaming of the expected one
-    return got == per_layer or (f.engine == "vector+symmetry" and case.ref.orbit_of(got[2]) == case.ref.orbit_of(per_layer[2]))
-
-
 KNOWN_ISSUES: list[KnownIssue] = [
-    KnownIssue(
-        "vector-deadlock-before-earlier-violation", ("vector", "vector+symmetry"),
-        "the vector explorer checks a whole layer's deadlocks before the states the layer discovers, "
-        "so it reports a deadlock where the reference explorer reports an invariant violation found first",
-        "test_vector_explorer_reports_the_reference_explorers_first_violation", _k_deadlock_first,
-    ),
 ]
 
 
