@@ -322,6 +322,14 @@ def load_model(ref: str | None = None) -> ModelModule:
 
 
 def _import(modname: str, ref: str) -> ModuleType:
+    import os
+    import sys
+
+    # like `python -m`, a module given by name is looked for in the working directory too
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.append(cwd)
     try:
         return importlib.import_module(modname)
     except ModuleNotFoundError as e:
@@ -333,6 +341,9 @@ def _import(modname: str, ref: str) -> ModuleType:
         raise InputError(f"--model {ref}: importing it raised {_one_line(e)}") from None
     except SystemExit as e:
         raise InputError(f"--model {ref}: importing it raised SystemExit({e.code!r})") from None
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
 
 
 def _shipped_file(ref: str) -> str | None:

@@ -206,7 +206,7 @@ FINDINGS: tuple[Finding, ...] = (
         "The release is deferred: sched-in only requests it, and vcpu_enter_guest services the request with "
         "the vCPU's VMCS loaded, when no handler is in flight.",
         "upstream 9aa4f622460f (lazy release of the guest LBR event)", 12,
-        "not found on the list", "intel_pmu_sched_in / intel_pmu_access_lbr_msr"),
+        "not found in the review threads of the series read for this model", "intel_pmu_sched_in / intel_pmu_access_lbr_msr"),
     Finding(
         "F3", "the release decided from another vCPU's VMCS",
         "kvm_arch_sched_in runs before kvm_arch_vcpu_load, so the sched-in hook's vmcs_read64 of the guest "
@@ -215,7 +215,7 @@ FINDINGS: tuple[Finding, ...] = (
         "The same deferred release: the request is serviced in vcpu_enter_guest, where the vCPU's own VMCS is "
         "loaded.",
         "upstream 9aa4f622460f (lazy release of the guest LBR event)", 12,
-        "not found on the list", "intel_pmu_sched_in"),
+        "not found in the review threads of the series read for this model", "intel_pmu_sched_in"),
     Finding(
         "F4", "the VM-entry check inverted",
         "intel_pmu_lbr_confirm cancels pass-through when lbr_event->oncpu != -1, i.e. while the event still owns "
@@ -235,14 +235,14 @@ FINDINGS: tuple[Finding, ...] = (
         "free_only_after_untouched_slice", "refusal_marks_used", "v8-posted-refusal-not-used",
         "Every intercepted LBR access marks the slice as used, refused or not (used-this-slice kept apart from "
         "the pass-through).",
-        "KVM-side change (smallest)", 12, "not found on the list", "intel_pmu_access_lbr_msr"),
+        "KVM-side change (smallest)", 12, "not found in the review threads of the series read for this model", "intel_pmu_access_lbr_msr"),
     Finding(
         "F6", "the INFO MSRs are not recognised",
         "is_lbr_msr tests the LBR_INFO range as index >= info && index < info, which is never true: an "
         "intercepted LBR_INFO access gets #GP, while the INFO MSRs are passed through with the others.",
         "no_gp_while_owning", "info_msrs_recognised", "v8-posted-info-unrecognised",
         "is_lbr_msr tests index < info + nr, as it does for FROM and TO.",
-        "KVM-side change (smallest)", 12, "not found on the list", "is_lbr_msr"),
+        "KVM-side change (smallest)", 12, "not found in the review threads of the series read for this model", "is_lbr_msr"),
     Finding(
         "F7", "the release sleeps in atomic context",
         "The release at sched-in runs in KVM's preempt notifier, with preemption disabled, and "
@@ -250,16 +250,16 @@ FINDINGS: tuple[Finding, ...] = (
         "host_no_sleep_in_atomic", "lazy_release", "v8-posted-release-at-sched-in",
         "The deferred release of F2 runs in vcpu_enter_guest, which may sleep.",
         "upstream 9aa4f622460f (lazy release of the guest LBR event)", 12,
-        "not found on the list", "intel_pmu_sched_in / intel_pmu_free_lbr_event"),
+        "not found in the review threads of the series read for this model", "intel_pmu_sched_in / intel_pmu_free_lbr_event"),
     Finding(
         "F8", "vCPU reset keeps the pass-through",
         "intel_pmu_reset releases the event and clears the pointer, but neither intercepts the LBR MSRs again nor "
         "clears lbr_used, and the VM-entry check returns at once when there is no event: the guest keeps direct "
         "access to an LBR nobody gave it.",
-        "passthrough_implies_ownership", "reset_intercepts", "v8-posted-reset-keeps-passthrough",
+        "free_policy", "reset_intercepts", "v8-posted-reset-keeps-passthrough",
         "Reset intercepts the LBR MSRs again and clears lbr_used (and the VM-entry check of F4 cancels "
         "pass-through without an event anyway).",
-        "KVM-side change (smallest)", 12, "not found on the list", "intel_pmu_reset"),
+        "KVM-side change (smallest)", 12, "not found in the review threads of the series read for this model", "intel_pmu_reset"),
     Finding(
         "F9", "the event never comes back from perf's error state",
         "The vCPU event is pinned: when it cannot have the LBR (a CPU-pinned host event holds it) perf puts it in "
@@ -277,7 +277,7 @@ FINDINGS: tuple[Finding, ...] = (
         "vPMU handles it only for a VM that opted in, so every other guest now gets #GP on any DEBUGCTL access.",
         "debugctl_no_new_gp_without_optin", "debugctl_common_without_optin", "v8-posted-debugctl-gp-without-optin",
         "DEBUGCTL accesses of a guest that did not opt in keep their common handling.",
-        "KVM-side change (smallest)", 14, "not found on the list", "kvm_set_msr_common / intel_pmu_set_msr"),
+        "KVM-side change (smallest)", 14, "not found in the review threads of the series read for this model", "kvm_set_msr_common / intel_pmu_set_msr"),
     Finding(
         "F11", "DEBUGCTL refused while the event lost the LBR",
         "A DEBUGCTL access goes through the same ownership check as the LBR MSRs, although it only touches the "
@@ -285,7 +285,7 @@ FINDINGS: tuple[Finding, ...] = (
         "debugctl_accepted_with_optin", "debugctl_not_refused", "v8-posted-debugctl-refused",
         "A DEBUGCTL access is never refused: it writes the VMCS field whoever owns the LBR (as upstream does).",
         "upstream (DEBUGCTL written to the VMCS on every intercepted write)", 12,
-        "not found on the list", "intel_pmu_set_lbr_msr / intel_pmu_get_lbr_msr"),
+        "not found in the review threads of the series read for this model", "intel_pmu_set_lbr_msr / intel_pmu_get_lbr_msr"),
     Finding(
         "F12", "a new event inherits the previous LBR_SELECT",
         "When the new vCPU event takes the LBR, perf's reset clears the FROM/TO/INFO records but not LBR_SELECT: "
@@ -865,12 +865,13 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                               *([req[v].becomes(Req.NONE)] if lazy else [])],
         doc="back with interrupts on, the access succeeded: set lbr_used and pass the LBR MSRs through (patch 12)",
     )
+    info_gp = not sw["info_msrs_recognised"]  # an LBR_INFO access is then a step of its own, ending in #GP
     k_info = kvm.transition(
         "info_gp", {"v": V, "p": P},
-        guard=lambda v, p: runs_on(v, p) & in_guest[v] & ~passthru[v] & cap() & (FALSE if sw["info_msrs_recognised"] else TRUE),
+        guard=lambda v, p: runs_on(v, p) & in_guest[v] & ~passthru[v] & cap(),
         updates=lambda v, p: [in_guest[v].becomes(False)],
         doc="VM-exit on an intercepted LBR_INFO MSR that is_lbr_msr does not recognise: #GP (F6)",
-    )
+    ) if info_gp else None
     k_reset = kvm.transition(
         "reset", {"v": V, "p": P},
         guard=lambda v, p: runs_on(v, p) & ~in_guest[v] & (pc[v] == Pc.IDLE),
@@ -1264,12 +1265,13 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         doc="interrupts back on after a successful access: lbr_used set and the LBR MSRs passed through (patch 12)",
         patch=patch(12),
     )
-    spec.sync(
-        "guest_info_exit", {"v": V, "p": P},
-        lambda v, p: [k_info(v, p)],
-        doc="the guest touches an intercepted LBR_INFO MSR, which is_lbr_msr does not recognise: #GP (F6)",
-        patch=patch(12),
-    )
+    if info_gp:
+        spec.sync(
+            "guest_info_exit", {"v": V, "p": P},
+            lambda v, p: [k_info(v, p)],
+            doc="the guest touches an intercepted LBR_INFO MSR, which is_lbr_msr does not recognise: #GP (F6)",
+            patch=patch(12),
+        )
     spec.sync(
         "vmenter", {"v": V, "p": P},
         lambda v, p: [k_vmenter(v, p), m_entry(v, p), l_entry(v, p), e_entry(v), c_discard_v(v)],
@@ -1436,7 +1438,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         patch=patch(12),
     )
     spec.step_invariant(
-        "no_gp_while_owning", k_info, lambda v, p: ~owns(v, p),
+        "no_gp_while_owning", k_info if info_gp else k_check,
+        (lambda v, p: ~owns(v, p)) if info_gp else (lambda v, p: implies(~absent(v) & ~proceeds(v, p), ~owns(v, p))),
         doc="A guest whose event owns the LBR gets no #GP from a valid LBR MSR.\n"
             "Every LBR MSR the guest may access (FROM, TO, INFO, TOS, LBR_SELECT) is handled; a refused access is one "
             "whose event does not own the LBR.",
@@ -1572,7 +1575,9 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
     """The liveness properties of DOMAIN.md §4 for ``model`` (any variant), each with the
     fairness it assumes.
 
-    Time slices ending and IPI delivery are weakly fair, as DOMAIN.md §4 says.  Scheduling a
+    IPI delivery is weakly fair, as DOMAIN.md §4 says.  Time slices ending is strongly fair: the
+    handler's interrupts-off windows disable the preemption step now and then, and a weakly fair
+    scheduler could let one vCPU thread keep a pCPU forever because of them.  Scheduling a
     thread in is strongly fair: with more vCPU threads than pCPUs a pCPU is idle only now and
     then, and a weakly fair scheduler could starve a thread forever (CFS does not).  The vCPU
     thread's own progress (KVM's handler steps and VM-entry) and a guest that "keeps using LBR"
@@ -1602,7 +1607,9 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
         return [
             ("sched_in", STRONG, ("v",), {},
              "scheduler: a runnable vCPU thread that finds a pCPU idle again and again is put on one (no starvation)"),
-            ("sched_out", WEAK, ("v",), {}, "scheduler: every time slice ends"),
+            ("sched_out", STRONG, ("v",), {},
+             "scheduler: every time slice ends, at the latest when the thread next has interrupts enabled (a thread "
+             "that keeps entering short interrupts-off windows is not excused)"),
             ("host_ipi", WEAK, ("h",), {}, "IPI delivery: an install IPI is handled once its pCPU keeps interrupts enabled"),
             ("vmenter", STRONG, ("v",), {}, "KVM progress: a thread that runs infinitely often re-enters its guest"),
             ("kvm_warn_check", STRONG, ("v",), {}, "KVM progress: the LBR MSR handler goes on when its thread runs"),
@@ -1641,8 +1648,8 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
                 "Once DEBUGCTL.LBR is clear and the guest touches no LBR MSR any more, a whole untouched slice "
                 "passes and the event is released.",
             patch=patch(12),
-            quiet=lambda v: [("guest_lbr_exit", {"v": v}), ("guest_lbr_direct", {"v": v}), ("guest_info_exit", {"v": v}),
-                             ("guest_debugctl", {"v": v})],
+            quiet=lambda v: [q for q in [("guest_lbr_exit", {"v": v}), ("guest_lbr_direct", {"v": v}),
+                                         ("guest_info_exit", {"v": v}), ("guest_debugctl", {"v": v})] if q[0] in names],
             fairness=platform,
         ),
         leads_to(

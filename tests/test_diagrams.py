@@ -24,7 +24,7 @@ from lbrspec.trace.itf import read_itf, write_itf
 
 
 @functools.lru_cache(maxsize=None)
-def graph(variant: str = "v8", vcpus: int = 2, pcpus: int = 2, hosts: int = 1) -> StateGraph:
+def graph(variant: str = "v8", vcpus: int = 1, pcpus: int = 2, hosts: int = 1) -> StateGraph:
     return StateGraph(explored(variant, vcpus, pcpus, hosts, keep_graph=True))
 
 
@@ -87,7 +87,7 @@ def test_machine_diagram_edges_match_the_reference_semantics_on_a_sample():
 
 def test_machine_control_variables_can_be_named_and_are_checked():
     g = graph("v8", 1, 2, 1)
-    assert len(machine_diagram(g, choose_view(g, "kvm", ["pc"])).nodes) == 3
+    assert len(machine_diagram(g, choose_view(g, "kvm", ["pc"])).nodes) == 4  # IDLE, WARNED, ACCESS, DONE
     with pytest.raises(InputError, match="has no variable"):
         choose_view(g, "kvm", ["ev"])
     with pytest.raises(InputError, match="not a control state"):

@@ -34,9 +34,22 @@ def test_the_committed_docs_are_what_the_model_generates(generated):
 
 def test_the_hand_written_architecture_page_is_left_alone(generated):
     _, files = generated
-    assert "architecture.md" not in files
-    assert not is_generated(DOCS / "architecture.md")
-    assert "](architecture.md)" in files["README.md"]
+    for page in ("architecture.md", "language.md"):
+        assert page not in files
+        assert not is_generated(DOCS / page)
+        assert f"]({page})" in files["README.md"]
+
+
+def test_liveness_status_names_the_values_checked_or_none():
+    """The catalogue's status of a liveness property: its parameter's values, each binding with
+    several parameters, and a plain 'holds' for a property without parameters."""
+    from types import SimpleNamespace as R
+
+    assert gen._holds_for([R(binding={"v": "v0"}, vacuous=False), R(binding={"v": "v1"}, vacuous=True)]) \
+        == "holds for v0, v1 (VACUOUSLY)"
+    assert gen._holds_for([R(binding={"v": "v0", "p": "p1"}, vacuous=False)]) == "holds for (v=v0, p=p1)"
+    assert gen._holds_for([R(binding={}, vacuous=False)]) == "holds"
+    assert gen._holds_for([R(binding={}, vacuous=True)]) == "holds (VACUOUSLY)"
 
 
 def test_rendering_is_deterministic_and_free_of_timings_and_dates(generated):

@@ -4,20 +4,22 @@ original specification and configuration, holds with every goal reached, and eac
 mutants is caught with the property it is known to break.
 
 The published counts are written here, not read from the models, so that a model cannot certify
-itself; ``models/examples/SOURCES.md`` says where each comes from.  Examples that rely on
-language features this checkout lacks (a module's ``NEEDS``) are skipped, naming the features.
+itself; ``models/examples/SOURCES.md`` says where each comes from.  Each example is also
+checked through the command line, as ``lbrspec check --model models/examples/NAME.py
+--no-symmetry`` runs it.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-import lbrspec.lang
+from lbrspec.cli import main
 from lbrspec.explicit.explore import explore
 from lbrspec.explicit.instance import Instance
 from lbrspec.explicit.replay import replay
@@ -56,23 +58,6 @@ def module(name: str):
     return importlib.import_module(f"lbrspec_models.examples.{name}")
 
 
-def missing_features(name: str) -> list[str]:
-    """The features named in the module's ``NEEDS`` that :mod:`lbrspec.lang` does not have."""
-    missing = []
-    for need in getattr(module(name), "NEEDS", ()):
-        owner, _, attr = need.partition(".")
-        if not hasattr(getattr(lbrspec.lang, owner, None), attr):
-            missing.append(need)
-    return missing
-
-
-def skip_if_unsupported(name: str) -> None:
-    missing = missing_features(name)
-    if missing:
-        pytest.skip(f"{name} needs {', '.join(missing)}, which this language does not have yet "
-                    "(ordered sorts and rings: /work/LANG_API.md)")
-
-
 @functools.lru_cache(maxsize=None)
 def built(name: str, variant: str | None = None):
     mod = module(name)
@@ -106,7 +91,6 @@ def test_each_module_follows_the_example_protocol(name):
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_reachable_states_equal_tlc_distinct_states(name):
-    skip_if_unsupported(name)
     mod = module(name)
     m = built(name)
     assert {s.name for s in m.sorts} == set(mod.DEFAULT_SIZES)
@@ -119,13 +103,11 @@ def test_reachable_states_equal_tlc_distinct_states(name):
 
 @pytest.mark.parametrize("name", sorted(TLC_DEPTH))
 def test_breadth_first_depth_equals_tlc_state_depth(name):
-    skip_if_unsupported(name)
     assert explored(name).depth + 1 == TLC_DEPTH[name]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_every_goal_is_reached(name):
-    skip_if_unsupported(name)
     r = explored(name)
     assert r.goals and r.goals_unreached == []
     assert r.verdict == "holds"
@@ -134,7 +116,6 @@ def test_every_goal_is_reached(name):
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_the_vector_explorer_counts_the_same_states(name):
     """``lbrspec check --no-symmetry`` runs the vector explorer: it must count what the reference does."""
-    skip_if_unsupported(name)
     mod = module(name)
     r = explore_vector(Instance(built(name), mod.DEFAULT_SIZES), symmetry=False, check_deadlock=mod.CHECK_DEADLOCK)
     assert r.complete and r.verdict == "holds"
@@ -142,9 +123,36 @@ def test_the_vector_explorer_counts_the_same_states(name):
     assert r.transitions == explored(name).transitions
 
 
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_command_line_counts_tlc_s_states(name, capsys):
+    """``lbrspec check --model models/examples/NAME.py --no-symmetry --json``, as the README shows
+    it, with ``--allow-deadlock`` where TLC's configuration turns deadlock checking off (TCommit:
+    a finished transaction has no step left)."""
+    path = ROOT / "models" / "examples" / f"{name}.py"
+    args = ["check", "--model", str(path), "--no-symmetry", "--json"]
+    if not module(name).CHECK_DEADLOCK:
+        args.append("--allow-deadlock")
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["model"] == built(name).name and report["variant"] == module(name).DEFAULT_VARIANT
+    assert report["verdict"] == "holds" and report["complete"] and not report["symmetry"]
+    assert report["states"] == PUBLISHED[name]
+    assert report["goals_unreached"] == []
+    if name in TLC_DEPTH:
+        assert report["depth"] + 1 == TLC_DEPTH[name]
+
+
+def test_tcommit_stops_without_allow_deadlock(capsys):
+    """Why the test above adds ``--allow-deadlock`` for TCommit: with deadlock checking on, a
+    decided transaction is a deadlock."""
+    assert main(["check", "--model", str(ROOT / "models" / "examples" / "tcommit.py"), "--no-symmetry", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["violated"] == "deadlock"
+
+
 @pytest.mark.parametrize(("name", "variant"), MUTANTS)
 def test_each_mutant_is_caught_with_its_expected_property(name, variant):
-    skip_if_unsupported(name)
     expected = module(name).VARIANTS[variant].expected
     r = explored(name, variant)
     assert r.verdict == "violated"

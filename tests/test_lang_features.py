@@ -358,3 +358,24 @@ def test_variables_still_work_as_dictionary_keys_and_in_sets():
     b = m.var("b", BOOL, init=False)
     assert {a: 1, b: 2}[a] == 1 and a in {a, b} and a != b and a == a
     assert exists(BOOL, lambda v: v == a()) is not None
+
+
+def test_a_parameter_bound_to_a_wider_range_is_a_build_error():
+    """Binding a range parameter (in a sync) to an expression that may leave its range would let
+    an index step outside its variable: the build refuses it, as it refuses such an index."""
+    spec = Spec("sync_range", sorts=[])
+    m = spec.machine("m")
+    flags = m.var("flags", BOOL, index=[RangeDomain(1, 2)], init=False)
+    n = m.var("n", RangeDomain(1, 2), init=1)
+    t = m.transition("setf", {"x": RangeDomain(1, 2)}, updates=lambda x: [flags[x].becomes(True)])
+    with pytest.raises(ModelError, match=r"argument 'x' may be 2..3, outside the parameter's range 1..2"):
+        spec.sync("s1", {}, lambda: [t(n() + 1)])
+    spec.sync("s2", {}, lambda: [t(n())])  # in range: fine
+
+
+def test_an_initial_value_that_reads_a_variable_is_a_build_error():
+    spec = Spec("init_reads", sorts=[])
+    m = spec.machine("m")
+    n = m.var("n", RangeDomain(1, 2), init=1)
+    with pytest.raises(ModelError, match="an initial value cannot read a state variable"):
+        m.var("bad", BOOL, init=lambda: n() == 1)

@@ -10,7 +10,6 @@ from hypothesis.errors import InvalidDefinition
 from hypothesis.stateful import run_state_machine_as_test
 
 from conftest import model, token_ring
-from lbrspec.explicit.explore import explore
 from lbrspec.explicit.instance import Instance
 from lbrspec.explicit.replay import replay
 from lbrspec.pbt import Deadlocked, InvariantViolated, rule_machine, simulate
@@ -24,19 +23,18 @@ TestGuestLbrV8At3x2 = rule_machine(model("v8"), {"vCPU": 3, "pCPU": 2}).TestCase
 
 
 def test_one_rule_per_action_and_the_v8_walks_take_every_action():
-    machine = rule_machine(model("v8"))
+    # one vCPU on one pCPU: short random walks reach every action (a waiting CPU-flexible host user
+    # needs the vCPU thread to leave the pCPU it holds, which 2x2 walks rarely arrange)
+    machine = rule_machine(model("v8"), {"vCPU": 1, "pCPU": 1, "host_user": 1})
     rules = {name for name in vars(machine) if hasattr(getattr(machine, name), "hypothesis_stateful_rule")}
     assert rules == {a.name for a in model("v8").actions} | {"no_action_enabled"}
     machine.stats.reset()
-    run_state_machine_as_test(machine, settings=settings(max_examples=150))
+    # pass-through needs a particular run of seven steps and a CPU-flexible host user a free LBR:
+    # long walks reach them
+    run_state_machine_as_test(machine, settings=settings(max_examples=100, stateful_step_count=200))
     assert machine.stats.steps > 0
-    # every action v8 can take fires in some walk: no rule is vacuous (guest_info_exit, the #GP
-    # of an LBR_INFO MSR is_lbr_msr does not recognise, is never enabled once F6 is fixed)
-    r = explore(Instance(model("v8"), {"vCPU": 1, "pCPU": 2, "host_user": 1}), keep_graph=True)
-    assert r.edges is not None and r.compiled is not None
-    takes = {r.compiled.actions[aid].action.name for _, _, aid in r.edges}
-    assert {a.name for a in model("v8").actions} - takes == {"guest_info_exit"}
-    assert set(machine.stats.actions) == takes
+    # every action of the model fires in some walk: no rule is vacuous
+    assert set(machine.stats.actions) == {a.name for a in model("v8").actions}
 
 
 def test_a_deadlock_is_a_finding_not_an_invalid_definition():

@@ -127,11 +127,14 @@ def print_result(r: ExploreResult, files: dict[str, str] | None) -> None:
     width = max((len(i.name) for i in model.invariants), default=0)
     marks = {"holds": "holds", "not violated": "not violated",
              "undetermined": "not determined" if viol is None else "not checked to the end"}
+    shown = []
     for inv in model.invariants:
         st = invariant_status(r, inv.name)
-        mark = f"VIOLATED ({lengths[inv.name]} steps)" if st == "violated" and inv.name in lengths else \
-            "VIOLATED" if st == "violated" else marks[st]
-        echo(f"  {inv.name.ljust(width)}  {mark:<20} {inv.summary}")
+        shown.append(f"VIOLATED ({lengths[inv.name]} steps)" if st == "violated" and inv.name in lengths else
+                     "VIOLATED" if st == "violated" else marks[st])
+    mw = max([10] + [len(x) + 1 for x in shown])
+    for inv, mark in zip(model.invariants, shown):
+        echo(f"  {inv.name.ljust(width)}  {mark:<{mw}} {inv.summary}")
     echo("goals:")
     width = max((len(g.name) for g in r.goals), default=0)
     for g in r.goals:
@@ -150,7 +153,8 @@ def print_result(r: ExploreResult, files: dict[str, str] | None) -> None:
             echo("  (the properties not listed are not violated in any state reached without breaking a state "
                  "invariant first)")
     elif r.verdict == "holds":
-        echo(f"HOLDS: all {len(model.invariants)} invariants hold in every reachable state; all {len(r.goals)} goals reached")
+        echo(f"HOLDS: {_count(len(model.invariants), 'invariant', 'holds', 'hold')} in every reachable state; "
+             f"{_count(len(r.goals), 'goal', 'reached', 'reached')}")
     elif r.verdict == "violated":
         echo(f"VIOLATED: goal(s) never reached, so some property may hold vacuously: {', '.join(r.goals_unreached)}")
     else:
@@ -355,3 +359,8 @@ def print_graph_checks(rep, props, model, lasso_out: str | None) -> None:
         else:
             click.echo(f"LIVENESS HOLDS: all {len(props)} liveness properties hold ({len(rep.liveness)} instances) "
                        "under their fairness assumptions")
+
+
+def _count(n: int, noun: str, verb_one: str, verb_many: str) -> str:
+    """``the 1 invariant holds`` / ``all 3 invariants hold``."""
+    return f"the {n} {noun} {verb_one}" if n == 1 else f"all {n} {noun}s {verb_many}"

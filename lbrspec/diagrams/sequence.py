@@ -45,7 +45,7 @@ class LaneMap:
 GUEST_LBR_LANES = LaneMap(
     lanes=(("G", "guest"), ("K", "KVM"), ("P", "perf core"), ("H", "host LBR user"), ("I", "IPI")),
     machine_lane={
-        "guest": "G", "vm": "K", "kvm": "K", "msr": "K",
+        "guest": "G", "vm": "K", "kvm": "K", "msr": "K", "vmcs": "K",
         "sched": "P", "vcpu_event": "P", "lbr_hw": "P", "lbr_ctxsw": "P",
         "host": "H",
     },

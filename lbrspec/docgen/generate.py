@@ -177,7 +177,8 @@ def _variant_facts(source: ModelModule, name: str, sizes: dict[str, int], graph_
         bad = [x for x in results if x.verdict == "violated"]
         if bad:
             first = bad[0]
-            found = (f"liveness property {first.name} violated for {', '.join(f'{k}={x}' for k, x in first.binding.items())}: "
+            where = f" for {', '.join(f'{k}={x}' for k, x in first.binding.items())}" if first.binding else ""
+            found = (f"liveness property {first.name} violated{where}: "
                      f"a prefix of {first.prefix_length} steps and a loop of {first.loop_length}")
             return VariantFacts(v, model, first.lasso, found, len(first.lasso) if first.lasso else None, results)
         return VariantFacts(v, model, None, "every liveness property holds", None, results)
@@ -281,10 +282,11 @@ def _init(v) -> str:
 def _overview(f: Facts) -> str:
     m = f.model
     src = f.source
-    project = src.is_project_default  # the project's docs/ also holds the hand-written architecture page
+    project = src.is_project_default  # the project's docs/ also holds the hand-written architecture and guide
     intro = (
         f"{_first_para(m.doc)}\n\n"
-        + ("This page and the others in `docs/` (except the hand-written [architecture](architecture.md)) are generated "
+        + ("This page and the others in `docs/` (except the hand-written [architecture](architecture.md) and "
+           "[language guide](language.md)) are generated "
            if project else "This page and the others in this folder are generated ")
         + f"by `lbrspec docs` from the model in `{src.source}`; `lbrspec docs --check` fails when they are stale. "
         f"Every check is run on the default instance, {f.inst.describe()}"
@@ -301,7 +303,8 @@ def _overview(f: Facts) -> str:
     ] + ([f"- [Findings](findings.md): {len(src.findings())} places where the code breaks the design's promises, each "
           "with its shortest trace and its fix."] if src.findings() else []) + [
         "- Machines: " + ", ".join(f"[{x.name}](machines/{x.name}.md)" for x in m.machines) + ".",
-    ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written)."] if project else []))
+    ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written).",
+          "- [Writing a model](language.md): a guide to the model language (hand-written)."] if project else []))
     sorts = table(["sort", "elements", "default size", "what it is"],
                   [(s.name, f"{s.prefix}0, {s.prefix}1, ...", m.default_sizes.get(s.name, ""), s.doc) for s in m.sorts])
     machines = table(
@@ -462,6 +465,20 @@ def _status_invariant(f: Facts, name: str) -> str:
     return f"{explored}; {f.proofs[name]}" if name in f.proofs else explored
 
 
+def _holds_for(results: list) -> str:
+    """``holds for v0, v1`` (the parameter's values), ``holds for (v=v0, p=p0)`` with several
+    parameters, ``holds`` for a property without parameters."""
+
+    def one(r) -> str:
+        vals = [str(x) for x in r.binding.values()]
+        text = vals[0] if len(vals) == 1 else "(" + ", ".join(f"{k}={x}" for k, x in r.binding.items()) + ")"
+        return text + (" (VACUOUSLY)" if r.vacuous else "")
+
+    if results and not any(r.binding for r in results):
+        return "holds" + (" (VACUOUSLY)" if any(r.vacuous for r in results) else "")
+    return "holds for " + ", ".join(one(r) for r in results)
+
+
 def _properties(f: Facts) -> str:
     m = f.model
     eng = f.engines
@@ -482,8 +499,7 @@ def _properties(f: Facts) -> str:
     live_rows = []
     for p in f.props:
         rs = live_by.get(p.name, [])
-        status = "holds for " + ", ".join(str(list(r.binding.values())[0]) + (" (VACUOUSLY)" if r.vacuous else "")
-                                          for r in rs if r.verdict == "holds")
+        status = _holds_for([r for r in rs if r.verdict == "holds"])
         bad = [r for r in rs if r.verdict != "holds"]
         if bad:
             status = "VIOLATED for " + ", ".join(r.label for r in bad)

@@ -39,7 +39,7 @@ class Sort:
     Elements are interchangeable unless the model says otherwise: :meth:`first`, :meth:`last`
     and :meth:`elem` name an element, ``x < y`` orders two, and ``x.next()`` goes around the
     ring of elements (see :mod:`lbrspec.lang.expr`).  A sort used that way loses (part of) its
-    symmetry; :func:`lbrspec.lang.analysis.sort_uses` finds how each sort is used.
+    symmetry; :func:`lbrspec.lang.uses.sort_uses` finds how each sort is used.
     """
 
     name: str

@@ -744,10 +744,12 @@ class Definition:
     def __call__(self, *args: object) -> "Apply":
         if len(args) != len(self.params):
             raise LangTypeError(f"{self.name} takes {len(self.params)} argument(s), got {len(args)}")
-        cargs = tuple(coerce(a, p.dom) for a, p in zip(args, self.params))
+        cargs = tuple(_operand(a, p) if isinstance(p.dom, RangeDomain) else coerce(a, p.dom) for a, p in zip(args, self.params))
         for a, p in zip(cargs, self.params):
             if not _same_domain(a.dom, p.dom):
                 raise LangTypeError(f"argument '{p.name}' of {self.name} must be {p.dom.name}, got {a.dom.name}")
+            if isinstance(p.dom, RangeDomain) and not p.dom.contains(a.dom):  # type: ignore[attr-defined]
+                raise LangTypeError(f"argument '{p.name}' of {self.name} may be {a.dom.name}, outside its range {p.dom.name}")
         return Apply(self, cargs)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..errors import ModelError
-from .domains import BOOL, Domain, Sort
+from .domains import BOOL, Domain, RangeDomain, Sort
 from .expr import (
     ANY,
     AbsentVar,
@@ -96,6 +96,12 @@ class Transition:
                 raise ModelError(
                     f"argument '{p.name}' must be {p.dom.name}, got {e.dom.name}", machine=self.machine.name, where=where
                 )
+            if isinstance(p.dom, RangeDomain) and not p.dom.contains(e.dom):  # type: ignore[attr-defined]
+                raise ModelError(
+                    f"argument '{p.name}' may be {e.dom.name}, outside the parameter's range {p.dom.name}; keep it in "
+                    "range (a parameter over that range, or arithmetic such as (i % n) + lo)",
+                    machine=self.machine.name, where=where,
+                )
             bound.append(e)
         return Call(self, tuple(bound))
 
@@ -174,6 +180,14 @@ class Machine:
                 raise ModelError(f"initial value: {e}", machine=self.name, variable=v.name) from None
         if init is ANY:
             return
+        from .expr import vars_read
+
+        for val in init if isinstance(init, (list, tuple)) else [init]:
+            if isinstance(val, Expr) and vars_read(val):
+                other = sorted(x.name for x in vars_read(val))[0]
+                raise ModelError(f"an initial value cannot read a state variable (it reads '{other}'); give a value, "
+                                 "a list of values, ANY, or a function of the index elements", machine=self.name,
+                                 variable=v.name)
         values = init if isinstance(init, (list, tuple)) else [init]
         if not values:
             raise ModelError("empty list of initial values", machine=self.name, variable=v.name)

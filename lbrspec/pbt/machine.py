@@ -134,8 +134,9 @@ class ModelMachine(RuleBasedStateMachine):
             self._stats.on_run(self._stats)
 
     # -- internals ------------------------------------------------------------------------------
-    def _arrive(self, state: State) -> None:
-        """Enter ``state``: record it, compute what is enabled there, check every invariant."""
+    def _arrive(self, state: State, step: tuple[Action, tuple[int, ...], State] | None = None) -> None:
+        """Enter ``state`` (by ``step``: action, parameters, pre-state): record it, compute what is
+        enabled there, check every state invariant there and every step invariant on the step."""
         self.state = state
         self.states.append(state)
         enabled: dict[int, list[_Choice]] = {}
@@ -144,8 +145,18 @@ class ModelMachine(RuleBasedStateMachine):
             pos, params, label = owner[ai]
             enabled.setdefault(pos, []).append(_Choice(params, target, label))
         self._enabled = enabled
-        if self.invariants_checked and self._first_violation(state) >= 0:
-            names = [inv.name for inv, f in zip(self.instance.model.invariants, self._invariant_fns) if not f(state)]
+        if not self.invariants_checked:
+            return
+        invs = self.instance.model.invariants
+        names = []
+        if self._first_violation(state) >= 0:
+            names = [inv.name for inv, f in zip(invs, self._invariant_fns) if not f(state) and inv.on is None]
+        if step is not None and any(inv.on is not None for inv in invs):
+            from ..explicit.replay import broken_step_invariants
+
+            names += broken_step_invariants(self.instance, step[0], step[1], step[2])
+        if names:
+            names = [inv.name for inv in invs if inv.name in names]
             self._fail(InvariantViolated(self.instance, self.states, self.steps, names))
 
     def _choices(self, pos: int) -> st.SearchStrategy[_Choice]:
@@ -162,7 +173,7 @@ class ModelMachine(RuleBasedStateMachine):
         if len(self.steps) > stats.longest:
             stats.longest = len(self.steps)
         try:
-            self._arrive(choice.target)
+            self._arrive(choice.target, (action, choice.params, pre))
             if self._conformer is not None:
                 assert pre is not None
                 self._conformer.step(action, choice.params, pre, choice.target)

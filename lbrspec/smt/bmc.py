@@ -145,6 +145,12 @@ class Unrolling:
         if not violated:
             raise InternalError(f"bmc: the solver's {k}-step trace replays but violates no property at its end")
         trace.violation = violated[0]
+        inv = next(p for p in pending if p.name == violated[0])
+        if getattr(inv, "on", None) is not None:
+            # a step invariant: the trace ends with the step that breaks it, as the explorers' do
+            from ..explicit.evaluate import with_offending_step
+
+            trace = with_offending_step(inst, trace, inv)
         trace.meta["engine"] = "bmc"
         return Found(trace, violated)
 
@@ -178,7 +184,10 @@ def bmc(model: Model, sizes: dict[str, int] | None = None, depth: int = 10, time
         result.verdict, result.trace = "violated", found[0].trace
         # Report every invariant the last state violates, in declaration order.
         inst = u.enc.instance
-        last = inst.encode(found[0].trace.states[-1])
+        trace = found[0].trace
+        # the state the violation was found in: the last one, or the one a breaking step starts from
+        k = -2 if trace.meta.get("violated_by_last_step") else -1
+        last = inst.encode(trace.states[k])
         result.violated = [i.name for i in model.invariants if not eval_holds(i.body, inst, last)]
     elif u.reason is not None:
         result.verdict, result.reason = "undetermined", u.reason

@@ -10,9 +10,10 @@ Every module exposes:
 * ``DEFAULT_SIZES``: the published configuration's sizes of the index sorts;
 * ``CHECK_DEADLOCK``: whether TLC's configuration checks for deadlock (TCommit's does not: a
   finished transaction has no step left);
-* ``SOURCE``: where the original lives;
-* ``NEEDS`` (only where used): language features beyond the first release of the language that
-  the model relies on, as ``"Class.method"`` names in :mod:`lbrspec.lang`.
+* ``SOURCE``: where the original lives.
+
+Every module is a model file that ``lbrspec check --model models/examples/NAME.py`` checks like
+any other (see ``docs/language.md`` for the language and the protocol).
 """
 
 #: The example modules, in the order SOURCES.md lists them.

@@ -23,7 +23,7 @@ Modelling notes: TLC counts states of the PlusCal translation, over ``forks``, `
 ``RightFork(p)`` and ``RightPhilosopher(p)`` are ``p.next()``, ``LeftPhilosopher(p)`` is
 ``p.prev()``, and the initial holders name elements (``Phil.elem(1)``, fork 2, is held by
 ``Phil.first()``).  ``Loop`` evaluates ``CanEat`` on the state before the fork it hands over
-leaves, as the translation does.  This model uses named elements and rings (see :data:`NEEDS`).
+leaves, as the translation does.
 """
 
 from __future__ import annotations
@@ -35,10 +35,6 @@ SOURCE = "tlaplus/Examples specifications/DiningPhilosophers/DiningPhilosophers.
 
 #: TLC checks this configuration for deadlock (the default), and finds none.
 CHECK_DEADLOCK = True
-
-#: Language features this model uses beyond the first release of the language: named elements
-#: (``Phil.first()``, ``Phil.elem(1)``) and the ring (``p.next()``, ``p.prev()``).
-NEEDS = ("Sort.first", "Sort.elem", "Expr.next", "Expr.prev")
 
 VARIANTS: dict[str, Variant] = {
     v.name: v

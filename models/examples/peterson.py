@@ -15,8 +15,7 @@ the model keeps the three with the same labels.  The processes ``1..2`` are a so
 The original's ``Other(p) == IF p = 1 THEN 2 ELSE 1`` is ``p.next()`` around the ring of two
 processes, and ``turn = 1`` initially is ``Proc.first()``: the spec does name process 1, so the
 sort keeps no symmetry.  The invariant ``Inv`` the original checks is stated as its three
-conjuncts.  This model uses named elements and rings of the model language (see
-:data:`NEEDS`).
+conjuncts.
 """
 
 from __future__ import annotations
@@ -28,10 +27,6 @@ SOURCE = "tlaplus/Examples specifications/locks_auxiliary_vars/Peterson.tla, Pet
 
 #: TLC checks this configuration for deadlock (the default), and finds none.
 CHECK_DEADLOCK = True
-
-#: Language features this model uses beyond the first release of the language: a named element
-#: (``Proc.first()``) and the ring successor (``p.next()``).
-NEEDS = ("Sort.first", "Expr.next")
 
 VARIANTS: dict[str, Variant] = {
     v.name: v

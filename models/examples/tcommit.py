@@ -16,7 +16,8 @@ Modelling notes: one machine, one variable ``rmState[rm]`` as in the original.  
 ``Decide(rm)`` is a disjunction of two steps with different guards; here it is two transitions,
 ``decide_commit`` and ``decide_abort``, which allow exactly the same steps.  An execution ends
 when every RM has decided (TLC's configuration turns deadlock checking off for that reason), so
-:data:`CHECK_DEADLOCK` is ``False``.
+:data:`CHECK_DEADLOCK` is ``False``, and on the command line the model is checked with
+``--allow-deadlock``.
 """
 
 from __future__ import annotations

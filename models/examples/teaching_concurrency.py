@@ -16,8 +16,7 @@ The processes are a sort of size N; the original's ``x[(self-1) % N]`` is ``x[se
 so the sort keeps its rotations as symmetries.  The translation adds a step that changes
 nothing once every process is done (so that termination is not a deadlock); the model has it
 too.  The invariant ``Inv`` the original checks is stated through its second conjunct; its
-third is equivalent to ``PCorrect`` (as the original's comments observe).  This model uses
-rings (see :data:`NEEDS`).
+third is equivalent to ``PCorrect`` (as the original's comments observe).
 """
 
 from __future__ import annotations
@@ -29,10 +28,6 @@ SOURCE = "tlaplus/Examples specifications/TeachingConcurrency/Simple.tla, Simple
 
 #: TLC checks this configuration for deadlock (the default), and finds none.
 CHECK_DEADLOCK = True
-
-#: Language features this model uses beyond the first release of the language: the ring
-#: predecessor (``p.prev()``).
-NEEDS = ("Expr.prev",)
 
 VARIANTS: dict[str, Variant] = {
     v.name: v
