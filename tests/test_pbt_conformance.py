@@ -106,10 +106,7 @@ def test_each_finding_is_reproduced_by_the_code_on_the_models_counterexample(key
     cexs = counterexamples(finding, SMALL)
     assert cexs, f"{key}: no counterexample"
     props = [c.prop for c in cexs]
-    if key == "F8":  # see the report: F8's variant breaks free_policy, not the property F8 names
-        assert props == [model(finding.variant).variant.expected] == ["free_policy"]
-    else:
-        assert set(props) == set(finding.props)
+    assert set(props) == set(finding.props)
     for cex in cexs:
         rep = reproduce(cex)
         trace = rep.trace
@@ -191,7 +188,9 @@ def test_each_broken_copy_fails_with_a_readable_trace(broken, observations, seed
     f = r.failure
     assert isinstance(f, Nonconformance), f"{broken} not caught in {r.runs} runs"
     assert f.differences and all(k.startswith(observations) for k, _, _ in f.differences)
-    assert len(f.steps) <= 8
+    # short: 4 steps for the v7 write path, 8 or 9 for the others (the pass-through the VM-entry
+    # check must cancel, or the slice the release must not follow, takes that long to set up)
+    assert len(f.steps) <= 10
     text = f.render()
     assert "the implementation does not conform at step" in text
     assert "in the model but" in text and "  1  " in text
@@ -205,7 +204,7 @@ def test_the_command_line_check(capsys):
     assert check_kvm_lbr.main(["--runs", "30", "--findings-size", "1x2x1"]) == 0
     out = capsys.readouterr().out
     assert out.count("CONFORMS") == 2 and "v8-posted" in out
-    assert "12 findings, 14 properties: reproduced with the fix undone 14/14, by the code as posted 12/14" in out
+    assert "findings reproduced 12/12: properties reproduced with the fix undone 14/14, by the code as posted 12/14" in out
     assert check_kvm_lbr.main(["--broken", "no-vmentry-check"]) == 1
     out = capsys.readouterr().out
     assert "DOES NOT CONFORM" in out and "passthru[" in out

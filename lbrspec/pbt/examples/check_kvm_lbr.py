@@ -172,12 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         for rep in reps:
             for line in _finding_lines(rep):
                 print(line)
-        own = sum(1 for rep in reps if rep.by("variant").reproduced and rep.by("variant").run.conforms)
+        good = {(rep.counterexample.finding, rep.counterexample.prop) for rep in reps
+                if rep.by("variant").reproduced and rep.by("variant").run.conforms}
         posted = sum(1 for rep in reps if rep.by("posted").reproduced)
-        n_findings = len({rep.counterexample.finding for rep in reps})
-        print(f"  {n_findings} findings, {len(reps)} properties: reproduced with the fix undone {own}/{len(reps)}, "
-              f"by the code as posted {posted}/{len(reps)} ({time.perf_counter() - t0:.1f} s)")
-        if own != len(reps) or n_findings != len(guest_lbr.FINDINGS):
+        n_props = sum(len(f.props) for f in guest_lbr.FINDINGS)
+        n_good = sum(1 for f in guest_lbr.FINDINGS if all((f.key, p) in good for p in f.props))
+        print(f"  findings reproduced {n_good}/{len(guest_lbr.FINDINGS)}: properties reproduced with the fix undone "
+              f"{len(good)}/{n_props}, by the code as posted {posted}/{n_props} ({time.perf_counter() - t0:.1f} s)")
+        if n_good != len(guest_lbr.FINDINGS):
             ok = False
     print("OK" if ok else "FAILED")
     return 0 if ok else 1

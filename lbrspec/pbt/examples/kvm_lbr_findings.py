@@ -207,10 +207,9 @@ class Counterexample:
 
 
 def counterexamples(finding: guest_lbr.Finding, sizes: Mapping[str, int] | None = None) -> list[Counterexample]:
-    """The shortest counterexample of each property ``finding`` breaks, from its own variant.
-
-    A finding whose variant breaks none of the properties it names gives the variant's expected
-    property instead (see the check's report).  Explored once per finding and sizes."""
+    """The shortest counterexample of each property ``finding`` names, from its own variant (none
+    for a property the variant does not break: the check then counts the finding as missing).
+    Explored once per finding and sizes."""
     return list(_counterexamples(finding.key, tuple(sorted(sizes.items())) if sizes else None))
 
 
@@ -238,10 +237,9 @@ def _counterexamples(key: str, sizes_key: tuple[tuple[str, int], ...] | None) ->
 
     inst = Instance(model, sizes)
     r = explore_vector(inst, symmetry=True, stop_at_violation=False, prune_violations=True)
-    props = [p for p in finding.props if r.violation_of(p) is not None] or [model.variant.expected]
     secs = time.perf_counter() - t0
     return tuple(Counterexample(finding.key, p, inst, r.violation_of(p).trace, secs)  # type: ignore[union-attr]
-                 for p in props if r.violation_of(p) is not None)
+                 for p in finding.props if r.violation_of(p) is not None)
 
 
 def prepared(cex: Counterexample) -> Trace:
