@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import explored, model
+from conftest import model
 from lbrspec_models.guest_lbr import VARIANTS
 
 from lbrspec.cli import main

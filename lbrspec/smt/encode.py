@@ -113,10 +113,16 @@ class AfterAction:
         self.pre = pre
         self.step = step
         self.name = f"{pre.name}+{action.name}"
+        self._reads: dict[tuple[Var, tuple[int, ...]], z3.ExprRef] = {}
 
     def read(self, var: Var, args: Sequence[z3.ExprRef]) -> z3.ExprRef:
-        upd = self.enc.update_value(self.action, var, self.pre, self.step, tuple(args))
-        return self.pre.read(var, args) if upd is None else upd
+        # Z3 shares terms, so equal arguments have equal ids and the same value after the action.
+        key = (var, tuple(a.get_id() for a in args))
+        out = self._reads.get(key)
+        if out is None:
+            upd = self.enc.update_value(self.action, var, self.pre, self.step, tuple(args))
+            out = self._reads[key] = self.pre.read(var, args) if upd is None else upd
+        return out
 
 
 @dataclass
@@ -441,17 +447,21 @@ class Encoding:
         if isinstance(e, VarRef):
             return st.read(e.var, [self.expr(a, st, env) for a in e.args])
         if isinstance(e, Not):
-            return z3.Not(self.expr(e.arg, st, env))
+            return _not(self.expr(e.arg, st, env), self.ctx)
         if isinstance(e, And):
             return _and([self.expr(a, st, env) for a in e.args], self.ctx)
         if isinstance(e, Or):
             return _or([self.expr(a, st, env) for a in e.args], self.ctx)
         if isinstance(e, Implies):
-            return z3.Implies(self.expr(e.a, st, env), self.expr(e.b, st, env))
+            return _implies(self.expr(e.a, st, env), self.expr(e.b, st, env), self.ctx)
         if isinstance(e, Eq):
             return self.expr(e.a, st, env) == self.expr(e.b, st, env)
         if isinstance(e, Ite):
-            return z3.If(self.expr(e.cond, st, env), self.expr(e.then, st, env), self.expr(e.else_, st, env))
+            c = self.expr(e.cond, st, env)
+            k = _const(c, self.ctx)
+            if k is not None:
+                return self.expr(e.then if k else e.else_, st, env)
+            return z3.If(c, self.expr(e.then, st, env), self.expr(e.else_, st, env))
         if isinstance(e, Arith):
             a, b = self.expr(e.a, st, env), self.expr(e.b, st, env)
             if e.op == "+":
@@ -510,6 +520,8 @@ class Encoding:
             body = self.expr(e.body, st, {**env, e.var: x})
         finally:
             self._bound.discard(name)
+        if _const(body, self.ctx) is not None:
+            return body  # every sort has an element
         return z3.ForAll([x], body) if e.universal else z3.Exists([x], body)
 
     # -- the transition system ---------------------------------------------------------------
@@ -790,18 +802,62 @@ class _Order:
         return self._last
 
 
+# Boolean constants are folded as terms are built (lbrspec.smt.fragment.fold does the same on
+# expressions), so that a formula a variant makes constant reaches the solver as a constant.
+# Z3 shares terms, so a term is the constant true (false) when its id is that constant's id
+# (kept on the context, whose terms the ids number).
+
+
+def _const(a: z3.ExprRef, ctx: z3.Context) -> bool | None:
+    """True or False if ``a`` is that boolean constant, else None."""
+    ids = getattr(ctx, "_lbrspec_const_ids", None)
+    if ids is None:
+        ids = (z3.BoolVal(True, ctx).get_id(), z3.BoolVal(False, ctx).get_id())
+        ctx._lbrspec_const_ids = ids  # type: ignore[attr-defined]
+    i = a.get_id()
+    return True if i == ids[0] else False if i == ids[1] else None
+
+
 def _and(parts: Sequence[z3.BoolRef], ctx: z3.Context) -> z3.BoolRef:
-    parts = [p for p in parts if not z3.is_true(p)]
-    if not parts:
+    kept = []
+    for p in parts:
+        c = _const(p, ctx)
+        if c is False:
+            return z3.BoolVal(False, ctx)
+        if c is None:
+            kept.append(p)
+    if not kept:
         return z3.BoolVal(True, ctx)
-    return parts[0] if len(parts) == 1 else z3.And(parts)
+    return kept[0] if len(kept) == 1 else z3.And(kept)
 
 
 def _or(parts: Sequence[z3.BoolRef], ctx: z3.Context) -> z3.BoolRef:
-    parts = [p for p in parts if not z3.is_false(p)]
-    if not parts:
+    kept = []
+    for p in parts:
+        c = _const(p, ctx)
+        if c is True:
+            return z3.BoolVal(True, ctx)
+        if c is None:
+            kept.append(p)
+    if not kept:
         return z3.BoolVal(False, ctx)
-    return parts[0] if len(parts) == 1 else z3.Or(parts)
+    return kept[0] if len(kept) == 1 else z3.Or(kept)
+
+
+def _not(a: z3.BoolRef, ctx: z3.Context) -> z3.BoolRef:
+    c = _const(a, ctx)
+    return z3.Not(a) if c is None else z3.BoolVal(not c, ctx)
+
+
+def _implies(a: z3.BoolRef, b: z3.BoolRef, ctx: z3.Context) -> z3.BoolRef:
+    ca, cb = _const(a, ctx), _const(b, ctx)
+    if ca is False or cb is True:
+        return z3.BoolVal(True, ctx)
+    if ca is True:
+        return b
+    if cb is False:
+        return _not(a, ctx)
+    return z3.Implies(a, b)
 
 
 __all__ = ["AfterAction", "Decoded", "Encoding", "StateSyms", "StepSyms"]

@@ -19,7 +19,10 @@ The sort graph has an edge ``A -> B`` for
 about: every property assumed in the pre-state, every guard, every initial condition, and every
 property negated after every action (its post-state substituted, as in
 :class:`~lbrspec.smt.encode.AfterAction`).  Quantifiers over booleans and enumerations are
-unrolled by the encoding and make no alternation.
+unrolled by the encoding and make no alternation.  Boolean constants are folded first, as the
+encoding folds them (:func:`fold`): a step invariant that a variant makes trivially true
+(``guard => not FALSE``) sends ``True`` to the solver, and its guard's quantifiers make no
+alternation.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..lang.domains import Domain, RangeDomain, SortDomain, UnionDomain
+from ..lang.domains import BOOL, BoolDomain, Domain, RangeDomain, SortDomain, UnionDomain
 from ..lang.expr import (
     ANY,
     And,
@@ -37,6 +40,7 @@ from ..lang.expr import (
     Expr,
     Implies,
     Ite,
+    Lit,
     Local,
     Not,
     Or,
@@ -124,6 +128,60 @@ def after(e: Expr, action: Action) -> Expr:
     return transform(expand(e), fn)
 
 
+def _const(e: Expr) -> bool | None:
+    """The value of a boolean literal, else ``None``."""
+    if isinstance(e, Lit) and isinstance(e.dom, BoolDomain):
+        return bool(e.code)
+    return None
+
+
+def _lit(b: bool) -> Expr:
+    return Lit(BOOL, int(b))
+
+
+def fold(e: Expr) -> Expr:
+    """``e`` with its boolean constants folded through the connectives, if-then-else and
+    quantifiers (every sort and domain has an element, so a quantifier over a constant is that
+    constant), as :meth:`lbrspec.smt.encode.Encoding.expr` folds them in the Z3 terms."""
+    if isinstance(e, Not):
+        a = fold(e.arg)
+        c = _const(a)
+        return _lit(not c) if c is not None else e if a is e.arg else Not(a)
+    if isinstance(e, (And, Or)):
+        absorbing = isinstance(e, Or)  # True absorbs a disjunction, False a conjunction
+        args = []
+        for x in e.args:
+            f = fold(x)
+            c = _const(f)
+            if c is absorbing:
+                return _lit(absorbing)
+            if c is None:
+                args.append(f)
+        if not args:
+            return _lit(not absorbing)
+        return args[0] if len(args) == 1 else type(e)(*args)
+    if isinstance(e, Implies):
+        a, b = fold(e.a), fold(e.b)
+        ca, cb = _const(a), _const(b)
+        if ca is False or cb is True:
+            return _lit(True)
+        if ca is True:
+            return b
+        if cb is False:
+            return fold(Not(a))
+        return Implies(a, b)
+    if isinstance(e, Ite):
+        c = fold(e.cond)
+        cc = _const(c)
+        if cc is not None:
+            return fold(e.then if cc else e.else_)
+        return Ite(c, fold(e.then), fold(e.else_))
+    if isinstance(e, Quant):
+        body = fold(e.body)
+        return body if _const(body) is not None else Quant(e.universal, e.var, body)
+    return e
+
+
 def _alternations(e: Expr, polarity: int, universal: tuple[str, ...], why: str, out: list[Edge]) -> None:
     """Skolem edges of ``e`` read with ``polarity`` (+1, -1, 0 for both) under the universals
     ``universal``."""
@@ -169,15 +227,15 @@ def analyse(model: Model, properties: Sequence[Invariant]) -> FragmentReport:
         functions.extend(Edge(s.name, d.name, f"{c}(.)") for c, s in d.ctors)
     alternations: list[Edge] = []
     for p in properties:
-        _alternations(expand(p.body), +1, (), f"{p.name} assumed", alternations)
+        _alternations(fold(expand(p.body)), +1, (), f"{p.name} assumed", alternations)
         for a in model.actions:
-            _alternations(after(p.body, a), -1, (), f"{p.name} after {a.name}", alternations)
+            _alternations(fold(after(p.body, a)), -1, (), f"{p.name} after {a.name}", alternations)
     for a in model.actions:
-        _alternations(expand(a.guard), +1, (), f"guard of {a.name}", alternations)
+        _alternations(fold(expand(a.guard)), +1, (), f"guard of {a.name}", alternations)
     for v in model.vars:
         init = _init_condition(v)
         if init is not None:
-            _alternations(init, +1, (), f"initial {v.name}", alternations)
+            _alternations(fold(init), +1, (), f"initial {v.name}", alternations)
     graph: dict[str, set[str]] = {}
     for e in functions + alternations:
         graph.setdefault(e.source, set()).add(e.target)

@@ -42,9 +42,11 @@ import z3
 from ..errors import EvaluationError, InternalError
 from ..explicit.evaluate import holds as eval_holds
 from ..explicit.evaluate import step as eval_step
-from ..lang.domains import RangeDomain, SortDomain, Value
+from ..explicit.evaluate import with_offending_step
+from ..lang.domains import RangeDomain, Value
 from ..lang.expr import Local, Quant, conj
 from ..lang.spec import Action, Invariant, Model
+from ..trace import Trace
 from .bmc import Unrolling
 from .cti import Classifier, Cti
 from .encode import Encoding, StateSyms
@@ -58,8 +60,11 @@ MAX_SMALL_SIZE = 3
 QUICK_SECONDS = 2.0
 #: Default depth of the search for reachable CTIs.
 CTI_DEPTH = 10
-#: Default state budget of the exploration that classifies CTIs.
-EXPLORE_STATES = 500_000
+#: Default state budget of the exploration that classifies CTIs, in canonical states (one per
+#: renaming of the sorts' elements): v8 has 1.04 M of them on its default instance (2x2x1; 4.1 M
+#: without symmetry reduction), its one-fix and design-alternative variants up to 3.4 M, and
+#: v8-unfused 5.8 M.  An exploration that stops at the budget classifies nothing.
+EXPLORE_STATES = 6_000_000
 
 
 @dataclass
@@ -138,15 +143,18 @@ def prove(
         elif not ans.unsat:
             r.status, r.detail = "undetermined", f"initiation: {ans.reason}"
 
-    # Consecution relative to the properties still standing, until nothing fails (Houdini).
+    # Consecution relative to the properties still standing, until nothing fails (Houdini).  The
+    # properties each (property, action) query used (its unsat core) are kept: a later round
+    # re-asks only the queries whose proof used a property dropped since.
     first_active = [p for p in props if rows[p.name].status == "proven"]
     active = list(first_active)
     rounds = 0
+    cores: dict[tuple[str, str], frozenset[str]] = {}
     while True:
         rounds += 1
         failed: list[Invariant] = []
         for p in active:
-            ans, action = prover.consecution(p, active)
+            ans, action = prover.consecution(p, active, cores)
             r = rows[p.name]
             r.seconds += ans.seconds
             if ans.unsat:
@@ -208,12 +216,21 @@ class _Prover:
             self._small[key] = _Checker(Encoding(self.model, sizes), self.props, self.budget)
         return self._small[key]
 
-    def consecution(self, p: Invariant, active: list[Invariant]) -> tuple[Answer, str | None]:
+    def consecution(self, p: Invariant, active: list[Invariant],
+                    cores: dict[tuple[str, str], frozenset[str]] | None = None) -> tuple[Answer, str | None]:
         """Is ``p`` kept by every action from every state satisfying ``active``?  Returns the
-        answer and, if not, the first action (in declaration order) found to break it."""
+        answer and, if not, the first action (in declaration order) found to break it.
+
+        ``cores``: per (property, action), the properties an earlier unsat answer used; a query
+        whose core lies within ``active`` is unsat again (fewer assumptions than before, all of
+        them still there) and is not asked; new cores are recorded."""
         seconds = 0.0
         unknown: Answer | None = None
+        names = {q.name for q in active}
         for a in self.model.actions:
+            core = cores.get((p.name, a.name)) if cores is not None else None
+            if core is not None and core <= names:
+                continue
             ans = self.main.decide(p, a, active, limit=QUICK_SECONDS if self.unbounded else None)
             seconds += ans.seconds
             if ans.result == "unknown" and self.unbounded and not self.budget.exhausted():
@@ -230,6 +247,8 @@ class _Prover:
                     seconds += ans.seconds
             if ans.sat:
                 return Answer("sat", seconds), a.name
+            if ans.unsat and cores is not None and ans.core is not None:
+                cores[(p.name, a.name)] = ans.core
             if not ans.unsat:
                 unknown = unknown or ans
         if unknown is not None:
@@ -358,24 +377,31 @@ def _reachable_ctis(
     assert inst is not None
     by_name = {p.name: p for p in group}
     for f in found:
-        last = f.trace.steps[-1]
+        head = f.trace
+        if head.meta.get("violated_by_last_step"):
+            # the search ends a step invariant's run with the step that breaks it: the CTI is the
+            # step before, into the state that enables it
+            head = Trace(head.model, head.variant, head.sizes, head.states[:-1], head.steps[:-1],
+                         violation=head.violation, meta={k: v for k, v in head.meta.items() if k != "violated_by_last_step"})
+        last = head.steps[-1]
         action = model.action(last.action)
-        pre, post = inst.encode(f.trace.states[-2]), inst.encode(f.trace.states[-1])
+        pre, post = inst.encode(head.states[-2]), inst.encode(head.states[-1])
         for name in f.violated:
             if name not in by_name or rows[name].cti is not None:
                 continue
             if not all(eval_holds(q.body, inst, pre) for q in assumed):
                 raise InternalError(f"prove: the pre-state of the bounded run breaking {name} violates an assumed property")
             cti = Cti(inst, pre, action, inst.encode_params(action, last.params), post, source="bmc")
-            classifier.classify(cti, by_name[name])
+            classifier.classify(cti, by_name[name], known_reachable=True)
             if cti.classification == "unreachable":
                 raise InternalError(f"prove: the explorer never meets the pre-state of a replayed run breaking {name}")
             if cti.classification == "unclassified":
                 # The exploration stopped before meeting the pre-state; the replayed bounded run
                 # still shows it reachable.
-                f.trace.violation = name
-                cti.classification, cti.trace, cti.trace_from = "reachable", f.trace, "bmc"
-                cti.note = f"a replayed bounded run reaches the pre-state, so {name} fails after {len(f.trace)} steps"
+                head.violation = name
+                trace = with_offending_step(inst, head, by_name[name])
+                cti.classification, cti.trace, cti.trace_from = "reachable", trace, "bmc"
+                cti.note = f"a replayed bounded run reaches the pre-state, so {name} fails after {len(trace)} steps"
             rows[name].cti = cti
 
 
@@ -428,6 +454,8 @@ class _Checker:
                 self.solver.add(z3.Implies(flag, cond))
                 self.near.append((flag, cond))
         self.excluded: dict[str, list[z3.BoolRef]] = {}
+        self._guards: dict[str, z3.BoolRef] = {}
+        self._queries: dict[tuple[str, str], list[z3.BoolRef]] = {}  # built once, asked in every round
 
     # -- initiation -------------------------------------------------------------------------
     def initiation(self, p: Invariant, decode: bool = True) -> tuple[Answer, dict[str, Value] | None]:
@@ -444,18 +472,29 @@ class _Checker:
 
     # -- consecution ------------------------------------------------------------------------
     def _query(self, p: Invariant, a: Action) -> list[z3.BoolRef]:
-        return [
-            self.step.act == self.enc.action_const[a.name],
-            self.enc.guard(a, self.pre, self.step),
-            z3.Not(self.enc.holds(p.body, self.after[a.name])),
-        ]
+        key = (p.name, a.name)
+        q = self._queries.get(key)
+        if q is None:
+            guard = self._guards.get(a.name)
+            if guard is None:
+                guard = self._guards[a.name] = self.enc.guard(a, self.pre, self.step)
+            q = self._queries[key] = [
+                self.step.act == self.enc.action_const[a.name],
+                guard,
+                z3.Not(self.enc.holds(p.body, self.after[a.name])),
+            ]
+        return q
 
     def decide(self, p: Invariant, a: Action, active: list[Invariant], limit: float | None = None) -> Answer:
         """Can action ``a`` break ``p`` from a state satisfying ``active``?  (sat: yes)"""
         self.solver.push()
         try:
             self.solver.add(*self._query(p, a))
-            return check(self.solver, self.budget, *[self.assume[q.name] for q in active], limit=limit)
+            ans = check(self.solver, self.budget, *[self.assume[q.name] for q in active], limit=limit)
+            if ans.unsat:
+                used = {str(x) for x in self.solver.unsat_core()}
+                ans.core = frozenset(q.name for q in active if str(self.assume[q.name]) in used)
+            return ans
         finally:
             self.solver.pop()
 

@@ -21,6 +21,9 @@ class Answer:
     result: str
     seconds: float
     reason: str = ""
+    #: unsat under assumptions: the names of the assumed properties the answer used, where the
+    #: caller records them (``None``: not recorded)
+    core: frozenset[str] | None = None
 
     @property
     def sat(self) -> bool:
