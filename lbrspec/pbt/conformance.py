@@ -12,7 +12,12 @@ with ``adapter=``) by a small :class:`Adapter`:
 * ``observe()``: the implementation's state as model values, keyed by slot name (``pc[v0]``)
   or by a definition of the model applied to elements (``irqs_off(p0)``, ``absent(v1)``): a
   definition is how an implementation that keeps its state differently (a pointer to a perf
-  event, an interrupt flag) reports what the model means by it.
+  event, an interrupt flag) reports what the model means by it;
+* optionally, ``judged`` (names of the model's *step invariants*) and ``broken()``: which of
+  them the step just performed broke in the implementation (a ``WARN_ON`` fired, a NULL pointer
+  was dereferenced, the guest got #GP...).  The check compares that with the model's own verdict
+  on the same step, so a step property is compared like any observation: what went wrong, and
+  at which step.
 
 After the initial state and after every step the machine compares each observation with the
 model's value in the same state and fails with :class:`~lbrspec.pbt.failures.Nonconformance`
@@ -20,18 +25,28 @@ on the first difference, so Hypothesis shrinks to a short run that shows it.  Th
 every step, so the check finds what the implementation does differently on the model's runs;
 an implementation that could take steps the model cannot (an IPI while the model has interrupts
 disabled) is caught by observing the condition (``irqs_off``) that forbids them.
+
+A model that is *expected* to violate its properties (the code as posted, with its bugs) is
+checked for conformance with ``rule_machine(..., check_invariants=False)``: the runs go on
+through the states that break an invariant, and only the comparison can fail.
+
+:func:`drive` takes one given trace of the model (a counterexample from the explorer, say) and
+performs it on an adapter step by step, with or without comparing: that is how a model's
+counterexample is reproduced on the implementation.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Callable, Mapping, NoReturn, Protocol
+from dataclasses import dataclass, field
+from typing import Callable, Collection, Mapping, NoReturn, Protocol
 
 from ..errors import InputError, LbrspecError
 from ..explicit.evaluate import evaluate
 from ..explicit.instance import Instance, State
 from ..lang.domains import BoolDomain, Value
-from ..lang.spec import Action
+from ..lang.spec import Action, Model
+from ..trace import Trace
 
 _APPLICATION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\((.*)\)$")
 
@@ -62,15 +77,76 @@ class ModelView:
         """The elements of an index sort of the instance (``["v0", "v1"]``)."""
         return list(self._inst.elements(self._inst.model.sort(sort)))
 
+    @property
+    def model(self) -> Model:
+        """The model (its variables, domains and actions: how it cuts the system into steps)."""
+        return self._inst.model
+
+    def has(self, slot: str) -> bool:
+        """Whether the model has slot ``slot`` (a variable may exist only in some variants)."""
+        return slot in self._inst.slot_index
+
 
 class Adapter(Protocol):
-    """What the conformance check needs from an implementation under test."""
+    """What the conformance check needs from an implementation under test.
+
+    An adapter may also have ``judged`` (step invariant names) and ``broken()`` (those the last
+    step broke); see the module docstring.
+    """
 
     def start(self, model: ModelView) -> None: ...
 
     def perform(self, action: str, params: Mapping[str, Value], model: ModelView) -> None: ...
 
     def observe(self) -> Mapping[str, Value]: ...
+
+
+class StepJudge:
+    """The model's verdict on the step invariants an adapter judges, for any step of the model."""
+
+    def __init__(self, inst: Instance, judged: Collection[str]) -> None:
+        from ..lang.expr import expand, substitute
+
+        self.inst = inst
+        names = set(judged)
+        # per action: (invariant name, its step body over the action's parameters), inlined once
+        self.bodies: dict[str, list[tuple[str, object]]] = {}
+        for action in inst.model.actions:
+            out = []
+            for inv in inst.model.invariants:
+                if inv.on is None or inv.name not in names:
+                    continue
+                for part in action.parts:
+                    if part.transition is inv.on:
+                        out.append((inv.name, expand(substitute(inv.step_body, dict(zip(inv.on.params, part.args))))))
+                        break
+            self.bodies[action.name] = out
+        self.names = sorted(n for n in names if any(i.name == n and i.on is not None for i in inst.model.invariants))
+
+    def broken(self, action: Action, params: tuple[int, ...], pre: State) -> set[str]:
+        env = dict(zip(action.params, params))
+        return {n for n, body in self.bodies[action.name] if not evaluate(body, self.inst, pre, env)}  # type: ignore[arg-type]
+
+    def differences(self, action: Action, params: tuple[int, ...], pre: State,
+                    adapter: Adapter) -> list[tuple[str, Value, Value]]:
+        want = self.broken(action, params, pre)
+        got = set(adapter.broken()) & set(self.names)  # type: ignore[attr-defined]
+        return [(f"step breaks {n}", n in want, n in got) for n in self.names if (n in want) != (n in got)]
+
+
+_JUDGES: dict[tuple[int, frozenset[str]], StepJudge] = {}
+
+
+def step_judge(inst: Instance, adapter: Adapter) -> StepJudge | None:
+    """The judge of ``adapter``'s step properties on ``inst`` (made once per instance), if it has any."""
+    judged = getattr(adapter, "judged", None)
+    if not judged:
+        return None
+    key = (id(inst), frozenset(judged))
+    judge = _JUDGES.get(key)
+    if judge is None or judge.inst is not inst:
+        judge = _JUDGES[key] = StepJudge(inst, judged)
+    return judge
 
 
 def definition_value(inst: Instance, state: State, name: str, args: tuple[Value, ...] | list[Value]) -> Value:
@@ -94,6 +170,28 @@ def definition_value(inst: Instance, state: State, name: str, args: tuple[Value,
     return defn.body.dom.decode(int(code), inst.sizes)
 
 
+def model_value(inst: Instance, state: State, key: str) -> Value:
+    """The model's value of observation ``key`` (a slot, or a definition applied to elements)."""
+    i = inst.slot_index.get(key)
+    if i is not None:
+        return inst.decode_slot(i, state[i])
+    m = _APPLICATION.match(key)
+    if m is None:
+        raise InputError(f"observation {key!r} is neither a slot of the model nor a definition applied to elements")
+    args = [a.strip() for a in m.group(2).split(",")] if m.group(2).strip() else []
+    return definition_value(inst, state, m.group(1), args)
+
+
+def differences(inst: Instance, state: State, observed: Mapping[str, Value]) -> list[tuple[str, Value, Value]]:
+    """``(observation, model value, implementation value)`` for every observation that differs."""
+    out: list[tuple[str, Value, Value]] = []
+    for key, got in observed.items():
+        want = model_value(inst, state, key)
+        if got != want or type(got) is not type(want):
+            out.append((key, want, got))
+    return out
+
+
 class Conformer:
     """One run's comparison of an adapter with the model (used by the rule machine)."""
 
@@ -106,6 +204,7 @@ class Conformer:
         self.inst = inst
         self.adapter = adapter
         self.fail = fail
+        self.judge = step_judge(inst, adapter)
 
     def start(self, state: State) -> None:
         self.adapter.start(ModelView(self.inst, state))
@@ -121,28 +220,132 @@ class Conformer:
             raise
         except Exception as e:  # the implementation crashed on a step of the model: a finding
             self.fail([], f"it raised {type(e).__name__}: {e}")
-        self.compare(post)
+        judged = self.judge.differences(action, params, pre, self.adapter) if self.judge is not None else []
+        self.compare(post, judged)
 
-    def compare(self, state: State) -> None:
-        diffs: list[tuple[str, object, object]] = []
-        for key, got in self.adapter.observe().items():
-            want = self.model_value(key, state)
-            if got != want or type(got) is not type(want):
-                diffs.append((key, want, got))
+    def compare(self, state: State, judged: list[tuple[str, Value, Value]] | None = None) -> None:
+        diffs = differences(self.inst, state, self.adapter.observe()) + (judged or [])
         if diffs:
             self.fail(diffs, None)
 
     def model_value(self, key: str, state: State) -> Value:
-        i = self.inst.slot_index.get(key)
-        if i is not None:
-            return self.inst.decode_slot(i, state[i])
-        m = _APPLICATION.match(key)
-        if m is None:
-            raise InputError(f"observation {key!r} is neither a slot of the model nor a definition applied to elements")
-        args = [a.strip() for a in m.group(2).split(",")] if m.group(2).strip() else []
-        return definition_value(self.inst, state, m.group(1), args)
+        return model_value(self.inst, state, key)
 
     def close(self) -> None:
         close = getattr(self.adapter, "close", None)
         if callable(close):
             close()
+
+
+@dataclass
+class DriveResult:
+    """What :func:`drive` saw: how far the implementation followed the trace, and why it stopped.
+
+    ``done``: the steps the implementation performed (all of them when ``completed``);
+    ``stopped_at``: the 1-based step where it stopped (refused, raised, or differed after it);
+    ``observations``: what the adapter reported in the initial state and after each step done.
+    """
+
+    instance: Instance
+    trace: Trace
+    done: int = 0
+    stopped_at: int | None = None
+    refused: str | None = None
+    raised: BaseException | None = None
+    differences: list[tuple[str, Value, Value]] = field(default_factory=list)
+    observations: list[dict[str, Value]] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        return self.stopped_at is None
+
+    @property
+    def conforms(self) -> bool:
+        return self.completed and not self.differences
+
+    def reason(self) -> str:
+        """Why the implementation stopped following the trace, in one line ('' if it did not)."""
+        if self.stopped_at is None:
+            return ""
+        from ..trace.text import fmt_value
+
+        n = self.stopped_at
+        where = f"step {n}, {self.trace.steps[n - 1].label()}" if n else "the initial state"
+        if self.refused is not None:
+            return f"at {where} it refuses the step: {self.refused}"
+        if self.raised is not None:
+            return f"at {where} it raises {type(self.raised).__name__}: {self.raised}"
+        diffs = "; ".join(f"{k} is {fmt_value(m)} in the model but {fmt_value(i)} in the implementation"  # type: ignore[arg-type]
+                          for k, m, i in self.differences)
+        return f"{'in' if not n else 'after'} {where}: {diffs}"
+
+
+def drive(inst: Instance, trace: Trace, adapter: Adapter, *, compare: bool = True) -> DriveResult:
+    """Perform ``trace`` (a run of ``inst``'s model) on ``adapter``, step by step.
+
+    The trace is first replayed by the reference semantics (:class:`InputError` if it is not a
+    run of this instance); the adapter gets the model's state before each step, as in a rule
+    machine.  With ``compare`` the observations are compared after the initial state and after
+    every step, and the drive stops at the first difference; without it, only a refused step
+    or an exception stops it (for an implementation that is known to differ from this model and
+    is driven along the model's run anyway).
+    """
+    from ..explicit.replay import replay
+
+    r = replay(inst, trace)
+    if not r.ok:
+        raise InputError(f"the trace is not a run of {inst.model.name} (variant {inst.model.variant.name}): {r.reason}")
+    out = DriveResult(inst, trace)
+    try:
+        _drive(inst, trace, r.states, adapter, compare, out)
+    finally:
+        close = getattr(adapter, "close", None)
+        if callable(close):
+            close()
+    return out
+
+
+def _drive(inst: Instance, trace: Trace, states: list[State], adapter: Adapter, compare: bool, out: DriveResult) -> None:
+    actions = {a.name: a for a in inst.model.actions}
+    adapter.start(ModelView(inst, states[0]))
+    judge = step_judge(inst, adapter) if compare else None
+    seen = dict(adapter.observe())
+    out.observations.append(seen)
+    if compare:
+        out.differences = differences(inst, states[0], seen)
+        if out.differences:
+            out.stopped_at = 0
+            return
+    for i, st in enumerate(trace.steps):
+        try:
+            adapter.perform(st.action, st.params, ModelView(inst, states[i]))
+        except Refused as e:
+            out.stopped_at, out.refused = i + 1, str(e) or type(e).__name__
+            return
+        except LbrspecError:
+            raise
+        except Exception as e:  # the implementation crashed on a step of the model
+            out.stopped_at, out.raised = i + 1, e
+            return
+        out.done = i + 1
+        seen = dict(adapter.observe())
+        out.observations.append(seen)
+        if compare:
+            out.differences = differences(inst, states[i + 1], seen)
+            if judge is not None:
+                act = actions[st.action]
+                out.differences += judge.differences(act, inst.encode_params(act, st.params), states[i], adapter)
+            if out.differences:
+                out.stopped_at = i + 1
+                return
+
+
+def unroll(trace: Trace, laps: int = 2) -> Trace:
+    """A lasso ``trace`` (``loop`` set) with its loop taken ``laps`` times, as a plain trace."""
+    if trace.loop is None or laps <= 1:
+        return trace
+    states, steps = list(trace.states), list(trace.steps)
+    for _ in range(laps - 1):
+        states += trace.states[trace.loop + 1:]
+        steps += trace.steps[trace.loop:]
+    return Trace(trace.model, trace.variant, dict(trace.sizes), states, steps, trace.violation, None, dict(trace.meta))

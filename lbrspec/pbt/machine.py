@@ -12,7 +12,9 @@
 * a rule ``no_action_enabled``, valid only where no action is enabled, so that a deadlock is a
   finding (or, with ``allow_deadlock``, a stutter step) and never a Hypothesis
   ``InvalidDefinition``;
-* every invariant of the model checked in the initial state and after every step.
+* every invariant of the model checked in the initial state and after every step (unless
+  ``check_invariants=False``: a conformance check against a model that is expected to break
+  its properties, such as code as posted with its bugs, compares and nothing else).
 
 The step semantics is the instance's compiled successor function
 (:func:`lbrspec.explicit.compile.compile_instance`), which the test suite checks against the
@@ -109,6 +111,7 @@ class ModelMachine(RuleBasedStateMachine):
 
     instance: Instance
     allow_deadlock: bool = False
+    invariants_checked: bool = True  # not check_invariants: Hypothesis's machines have a method of that name
     stats: RunStats
     _adapter_factory: "Callable[[], Adapter] | None" = None
     _successors: Callable[[State], list[tuple[int, State]]]
@@ -142,6 +145,8 @@ class ModelMachine(RuleBasedStateMachine):
             pos, params, label = owner[ai]
             enabled.setdefault(pos, []).append(_Choice(params, target, label))
         self._enabled = enabled
+        if not self.invariants_checked:
+            return
         invs = self.instance.model.invariants
         names = []
         if self._first_violation(state) >= 0:
@@ -233,12 +238,15 @@ def rule_machine(
     allow_deadlock: bool = False,
     adapter: "Callable[[], Adapter] | None" = None,
     name: str | None = None,
+    check_invariants: bool = True,
 ) -> type[ModelMachine]:
     """A ``RuleBasedStateMachine`` subclass for ``target`` (a model at ``sizes``, or an instance).
 
     ``allow_deadlock``: a state without enabled actions stutters instead of failing with
     :class:`~lbrspec.pbt.failures.Deadlocked`.  ``adapter``: a factory of
     :class:`~lbrspec.pbt.conformance.Adapter` objects, one per run, for conformance testing.
+    ``check_invariants=False``: the model's invariants are not checked (the runs go on through
+    states that break them), for a conformance check against a model that breaks them.
 
     The class's ``TestCase`` attribute is a ``unittest.TestCase`` that pytest collects::
 
@@ -265,6 +273,7 @@ def rule_machine(
     ns: dict[str, Any] = {
         "instance": inst,
         "allow_deadlock": allow_deadlock,
+        "invariants_checked": check_invariants,
         "stats": RunStats(),
         "_adapter_factory": staticmethod(adapter) if adapter is not None else None,
         "_successors": staticmethod(compiled.successors),
@@ -301,7 +310,7 @@ def rule_machine(
             self._fail(Deadlocked(self.instance, self.states, self.steps))
 
     ns["no_action_enabled"] = no_action_enabled
-    cls_name = name or _class_name(inst)
+    cls_name = name or _class_name(inst) + ("" if check_invariants else "Unchecked")
     return type(cls_name, (ModelMachine,), ns)  # type: ignore[return-value]
 
 
