@@ -116,7 +116,8 @@ def print_result(r: ExploreResult, files: dict[str, str] | None) -> None:
         for note in r.symmetry_notes:
             echo(f"  symmetry reduced for {note}")
     if r.pruned:
-        echo(f"  {r.pruned:,} states that break a state invariant were reported and not explored further")
+        echo(f"  {r.pruned:,} " + ("state that breaks a state invariant was" if r.pruned == 1 else
+                                   "states that break a state invariant were") + " reported and not explored further")
     if not r.complete:
         echo(f"  exploration stopped early: {r.stop_reason}")
     viol = r.violation
