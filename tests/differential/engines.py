@@ -468,9 +468,13 @@ def _walk_findings(case: Case, walks: list[Walk], raised: BaseException | None, 
     ref = case.ref
     initial = {ref.states[s] for s in ref.initial}
     for w in walks:
-        # Hypothesis stops at the first failing walk and runs it once more to report it: the
-        # failing walks are the last one and its copies.
-        last_walk = raised is not None and (w.states, w.steps) == (walks[-1].states, walks[-1].steps)
+        # the walk Hypothesis reports is the one whose states the exception carries (for an
+        # EvaluationError, which carries none: the last walk and its copies)
+        failing_states = getattr(raised, "states", None)
+        if failing_states is not None:
+            last_walk = w.states == list(failing_states)
+        else:
+            last_walk = raised is not None and (w.states, w.steps) == (walks[-1].states, walks[-1].steps)
         if not w.states:
             continue
         if w.states[0] not in initial:
@@ -479,7 +483,12 @@ def _walk_findings(case: Case, walks: list[Walk], raised: BaseException | None, 
             sid = ref.index.get(s)
             if sid is None:
                 return [Finding(engine, "rule-step", f"walk reaches {s}, which the reference never reaches", {"source": ref.index.get(w.states[i - 1])})]
-            failed_here = last_walk and raised is not None and i == len(w.states) - 1
+            # Hypothesis may meet more than one failing walk before the one it reports: a walk
+            # that ends where the reference fails the same way failed there too
+            at_end = raised is not None and i == len(w.states) - 1
+            failed_here = at_end and (last_walk
+                                      or (isinstance(raised, InvariantViolated) and bool(ref.violated[sid]))
+                                      or (isinstance(raised, EvaluationError) and bool(ref.errors_from(sid))))
             if isinstance(raised, EvaluationError) and failed_here:
                 if not ref.errors_from(sid):
                     return [Finding(engine, "rule-error", f"EvaluationError {raised} in {s}; the reference has no failing step there")]

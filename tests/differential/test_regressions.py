@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -32,7 +31,6 @@ from lbrspec.smt.bmc import bmc
 from . import engines
 from .engines import Case
 from .genmodel import GeneratedModel
-from .report import REPORT
 
 A = Sort("A", "a")
 COUNT = RangeDomain(0, 3)
@@ -264,10 +262,6 @@ def _gm(model: Model) -> GeneratedModel:
     return GeneratedModel(model, dict(model.default_sizes), Counter(), f"minimal model {model.name}")
 
 
-def _initial_check(case: Case) -> None:
-    case.initial_values_in_range()
-
-
 def test_a_disagreement_fails_the_differential_check():
     """The comparison can fail: with the reference's figures tampered with, each explicit engine's
     check reports the disagreement (so the random runs would report a real one)."""
@@ -277,3 +271,21 @@ def test_a_disagreement_fails_the_differential_check():
         edges.append(edges[0])  # one transition more than the engines take
         with pytest.raises(AssertionError, match="disagrees with the reference"):
             check(case)
+
+
+def two_failing_walks() -> Model:
+    """Two vCPU-like rows; ``t(p)`` flips ``x[p, first]`` and the invariant reads the last row:
+    one walk fails after one step, another after two (found by the long profile)."""
+    spec = Spec("minimal", sorts=[A], default_sizes={"A": 2})
+    m = spec.machine("m")
+    x = m.var("x", BOOL, index=[A, A], init=True)
+    m.transition("t", {"p": A}, guard=lambda p: x[p, p], updates=lambda p: [x[p, A.first()].becomes(~x[p, A.first()])])
+    m.transition("idle")
+    spec.invariant("last_row", forall(A, lambda q: x[A.last(), q]), doc="the last row stays true")
+    return _build(spec)
+
+
+def test_the_rule_machine_check_accepts_every_failing_walk_hypothesis_meets():
+    """Hypothesis meets more than one failing walk before it reports one: each ends where the
+    reference fails, and none is a disagreement (this was a false alarm of the differential check)."""
+    engines.check_rule_machine(Case(_gm(two_failing_walks())))
