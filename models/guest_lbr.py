@@ -69,13 +69,11 @@ from __future__ import annotations
 
 from lbrspec.errors import InputError
 from lbrspec.lang import (
-    ANY,
     BOOL,
     FALSE,
     TRUE,
     EnumDomain,
     Model,
-    Sort,
     Spec,
     UnionDomain,
     Variant,
@@ -86,6 +84,9 @@ from lbrspec.lang import (
     ite,
 )
 from lbrspec.lang.liveness import STRONG, WEAK, Liveness, leads_to
+
+from . import lbr_common as common
+from .lbr_common import H, Hu, P, Tag, Target, V
 
 #: The v8 series, by patch number (cover letter, v7->v8 changelog).
 PATCHES = {
@@ -459,24 +460,7 @@ DOMAIN_TABLE: dict[str, str] = {
     "owner-after-event-init": "no_counter",
 }
 
-# -- sorts and domains ---------------------------------------------------------------------------
-V = Sort("vCPU", "v", doc="a vCPU and the host thread that runs it")
-P = Sort("pCPU", "p", doc="a physical CPU, with its own LBR")
-H = Sort("host_user", "h", doc="a host perf LBR user: a CPU-pinned, CPU-flexible or task event")
-
-Tag = UnionDomain(
-    "lbr_tag",
-    consts=("none", "host"),
-    ctors=(("vcpu", V),),
-    doc="whose values a piece of LBR state holds: reset/never written, a host user's, a guest's",
-)
-Target = UnionDomain(
-    "host_target",
-    consts=("none",),
-    ctors=(("pinned", P), ("flex", P), ("task", V)),
-    doc="what a host LBR user profiles: nothing (closed), one pCPU with a pinned or a flexible event, or one "
-        "vCPU thread",
-)
+# -- sorts and domains (V, P, H, Tag, Target, Hu: shared with the merged design, lbr_common) ----
 Loaded = UnionDomain("vmcs_loaded", consts=("none",), ctors=(("vcpu", V),),
                      doc="whose VMCS is current on a pCPU: nobody's, or a vCPU's")
 def pc_domain(warn_step: bool) -> EnumDomain:
@@ -496,12 +480,6 @@ Ev = EnumDomain("ev_state", ["ABSENT", "ACTIVE", "INACTIVE", "ERROR", "FREED"],
                 doc="the vCPU LBR event's lifecycle; ERROR is perf's error state of a pinned event that could not "
                     "be scheduled")
 Counter = EnumDomain("counter_idx", ["NA", "ASSIGNED"], doc="the event's counter: X86_PMC_IDX_NA or a real counter")
-Hu = EnumDomain(
-    "host_state",
-    ["OFF", "IPI", "ACTIVE", "INACTIVE", "SHARED", "FAILED"],
-    doc="a host LBR user's event: closed, install IPI pending, owns the LBR, waiting for it, sharing it with the "
-        "vCPU event, or failed (a CPU-pinned event that lost to another CPU-pinned one: perf's error state)",
-)
 DEFAULT_SIZES = {"vCPU": 2, "pCPU": 2, "host_user": 1}
 
 
@@ -527,9 +505,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     vm = spec.machine("vm", doc="The VM's opt-in to guest LBR.", patch=patch(3))
     cap = vm.var("cap", BOOL, init=[False, True], doc="userspace enabled KVM_CAP_X86_GUEST_LBR for this VM (patch 3)")
 
-    sched = spec.machine("sched", doc="The host scheduler's view of the vCPU threads.")
-    running = sched.var("running", BOOL, index=[V], init=False, doc="the vCPU thread is on a pCPU")
-    cpu = sched.var("cpu", P, index=[V], init=ANY, doc="the pCPU the thread runs on, or last ran on")
+    sched = common.add_scheduler_vars(spec)
+    running, cpu = sched.running, sched.cpu
 
     kvm = spec.machine(
         "kvm",
@@ -580,23 +557,10 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         doc="the event's counter index: X86_PMC_IDX_NA unless perf took it for an ordinary event (patches 7, 8)",
     )
 
-    host = spec.machine(
-        "host",
-        doc="Host LBR users and the perf core's scheduling of them.",
-        reads=["vm", "sched", "kvm", "vcpu_event", "lbr_hw", "msr", "vmcs"],
-        patch=patch(7),
-    )
-    hu = host.var("hu", Hu, index=[H], init="OFF", doc="the host user's LBR event state")
-    target = host.var("target", Target, index=[H], init="none",
-                      doc="what the host user profiles: a pCPU (pinned or flexible) or a vCPU thread (task event)")
+    host, hu, target = common.add_host_users(spec, ["vm", "sched", "kvm", "vcpu_event", "lbr_hw", "msr", "vmcs"],
+                                             patch=patch(7))
 
-    lbr_hw = spec.machine(
-        "lbr_hw",
-        doc="Each pCPU's physical LBR: whose records and whose LBR_SELECT it holds.",
-        reads=["vm", "sched", "kvm", "vcpu_event", "host", "lbr_ctxsw", "msr", "vmcs"],
-    )
-    rec = lbr_hw.var("rec", Tag, index=[P], init="none", doc="whose branch records the LBR stack holds")
-    sel = lbr_hw.var("sel", Tag, index=[P], init="none", doc="whose filter LBR_SELECT holds")
+    lbr_hw, rec, sel = common.add_lbr_hw(spec, ["vm", "sched", "kvm", "vcpu_event", "host", "lbr_ctxsw", "msr", "vmcs"])
 
     ctxsw = spec.machine(
         "lbr_ctxsw",
@@ -725,17 +689,9 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     foreign = spec.define("foreign", {"v": V, "t": Tag}, lambda v, t: (t != Tag.none) & (t != Tag("vcpu", v)),
                           doc="LBR state t was written by the host or by another vCPU")
 
-    # -- sched --------------------------------------------------------------------------------
-    switch_in = sched.transition(
-        "switch_in", {"v": V, "p": P},
-        guard=lambda v, p: ~running[v] & forall(V, lambda w: ~(running[w] & (cpu[w] == p))),
-        updates=lambda v, p: [running[v].becomes(True), cpu[v].becomes(p)],
-        doc="the scheduler puts thread v on idle pCPU p (a migration if p differs from the last one)",
-    )
-    switch_out = sched.transition(
-        "switch_out", {"v": V}, guard=lambda v: running[v], updates=lambda v: [running[v].becomes(False)],
-        doc="the scheduler takes thread v off its pCPU",
-    )
+    # -- sched ----------------------------------------------------------------------------------
+    common.schedule(sched)
+    switch_in, switch_out = sched.switch_in, sched.switch_out
 
     # -- vmcs -------------------------------------------------------------------------------------
     vmcs_load = vmcs.transition(
@@ -1001,19 +957,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     )
 
     # -- host -----------------------------------------------------------------------------------
-    host.transition(
-        "host_open_pinned", {"h": H, "p": P},
-        guard=lambda h, p: hu[h] == Hu.OFF,
-        updates=lambda h, p: [hu[h].becomes(Hu.IPI), target[h].becomes(Target("pinned", p))],
-        doc="perf_event_open with attr.pinned for CPU p (perf record -e cycles:D -b -C p): a CPU-pinned LBR event; "
-            "perf_install_in_context sends an IPI to p",
-    )
-    host.transition(
-        "host_open_flex", {"h": H, "p": P},
-        guard=lambda h, p: hu[h] == Hu.OFF,
-        updates=lambda h, p: [hu[h].becomes(Hu.IPI), target[h].becomes(Target("flex", p))],
-        doc="perf record -b -C p: a CPU-flexible LBR event, below the task-pinned vCPU event; installed by IPI",
-    )
+    common.host_open_pinned(host, hu, target)
+    common.host_open_flex(host, hu, target)
     h_ipi = host.transition(
         "ipi_install", {"h": H, "p": P},
         guard=lambda h, p: (hu[h] == Hu.IPI) & ((target[h] == Target("pinned", p)) | (target[h] == Target("flex", p)))
@@ -1038,12 +983,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         updates=lambda h, p: [hu[h].becomes(Hu.ACTIVE)],
         doc="perf schedules a waiting CPU-flexible event onto p's free LBR (its next reschedule or rotation; A4)",
     )
-    host.transition(
-        "host_open_task", {"h": H, "v": V},
-        guard=lambda h, v: (hu[h] == Hu.OFF) & forall(H, lambda h2: ~host_task_of(h2, v)),
-        updates=lambda h, v: [hu[h].becomes(Hu.INACTIVE), target[h].becomes(Target("task", v))],
-        doc="perf record -b -t: a task LBR event on vCPU thread v, scheduled at its next sched-in (assumption A3)",
-    )
+    common.host_open_task(host, hu, target, host_task_of)
     takes = spec.define(
         "vcpu_takes", {"v": V, "p": P},
         lambda v, p: creates_and_takes(v, p) | reenables(v, p),
@@ -1081,18 +1021,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
              "event on p" + ("; bit 62 makes their configs differ, so they never share (patch 10)" if sw["bit62"]
                              else "; with equal configs perf lets them share the LBR")),
     )
-    h_sample = host.transition(
-        "host_sample", {"h": H},
-        guard=lambda h: hu[h].in_(Hu.ACTIVE, Hu.SHARED),
-        updates=lambda h: [],
-        doc="a PMI: the host user reads the LBR records of the pCPU it runs on",
-    )
-    host.transition(
-        "host_close", {"h": H},
-        guard=lambda h: hu[h].in_(Hu.ACTIVE, Hu.INACTIVE, Hu.SHARED, Hu.FAILED),
-        updates=lambda h: [hu[h].becomes(Hu.OFF), target[h].becomes(Target.none)],
-        doc="the host user exits: its event is removed and the LBR released",
-    )
+    h_sample = common.host_sample(host, hu)
+    common.host_close(host, hu, target)
 
     # -- lbr_hw ---------------------------------------------------------------------------------
     l_sched_out = lbr_hw.transition(
