@@ -2,6 +2,10 @@
 package name in ``pyproject.toml``, so it cannot clash with other packages called ``models``).
 
 * :mod:`lbrspec_models.guest_lbr`: the v8 guest LBR design, its variants and mutants;
+* :mod:`lbrspec_models.upstream_lbr`: the design merged for Linux 5.12 with its later fixes and
+  the 2023 proposals;
+* :mod:`lbrspec_models.lbr_common`: what both designs share (sorts, scheduler, host LBR users,
+  the LBR hardware), not a model itself;
 * :mod:`lbrspec_models.examples`: classic protocols with published state counts (``--model
   tcommit``, ``--model peterson``...).
 
@@ -15,6 +19,7 @@ from .examples import EXAMPLES as _EXAMPLES
 
 SHIPPED: dict[str, str] = {
     "guest_lbr": "lbrspec_models.guest_lbr",
+    "upstream_lbr": "lbrspec_models.upstream_lbr",
     **{name: f"lbrspec_models.examples.{name}" for name in _EXAMPLES},
 }
 """Each shipped model's name (what ``--model`` takes) and its module."""
