@@ -773,8 +773,8 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
     later with a creation that succeeds."""
     var = model.var
     defs = {d.name: d for d in model.definitions}
-    running, in_guest, passthru, dbg, nr, hu = (
-        var(n) for n in ("running", "in_guest", "passthru", "dbg", "nr", "hu"))
+    running, in_guest, passthru, dbg, nr, hu, ev = (
+        var(n) for n in ("running", "in_guest", "passthru", "dbg", "nr", "hu", "ev"))
     absent = defs["absent"]
     no_host_user = forall(H, lambda h: hu[h] == Hu.OFF)
     names = {a.name for a in model.actions}
@@ -791,18 +791,33 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
 
     def keeps_using(v):
         return [("guest_lbr_exit", STRONG, (), {"v": v, "fail": False},
-                 "the guest keeps using LBR, and creating the event does not fail for ever")]
+                 "the guest keeps using LBR, and creating the event does not fail for ever"),
+]
 
-    host_away = [("host_open_pinned", {}), ("host_open_flex", {})]
+    host_away = [("host_open_pinned", {}), ("host_open_flex", {}), ("kvm_set_cpuid", {}), ("kvm_set_perf_caps", {})]
     guest_quiet = lambda v: [("guest_lbr_exit", {"v": v}), ("guest_lbr_direct", {"v": v}),
                              ("guest_debugctl", {"v": v}), ("host_set_debugctl", {"v": v})]
     return (
         leads_to(
-            "passthrough_when_used", {"v": V},
-            lambda v: nr[v] & no_host_user & absent(v),
+            "passthrough_when_lbr_on", {"v": V},
+            lambda v: nr[v] & no_host_user & dbg[v],
             lambda v: running[v] & in_guest[v] & passthru[v],
-            doc="With guest LBR enabled and no host LBR user, a guest that keeps using LBR runs with pass-through.",
-            quiet=lambda v: host_away + [("vcpu_reset", {"v": v})],
+            doc="With guest LBR enabled, DEBUGCTL.LBR set and no host LBR user, a guest that keeps using LBR runs "
+                "with pass-through.\n"
+                "DEBUGCTL.LBR set keeps the cleanup from releasing the event; without it, a guest whose accesses "
+                "always straddle a sched-in has its event released at every VM-entry and never gets pass-through.",
+            quiet=lambda v: host_away + [("vcpu_reset", {"v": v}), ("host_set_debugctl", {"v": v}),
+                                         ("guest_debugctl", {"v": v, "lbr": False}), ("virtual_pmi", {"v": v})],
+            fairness=lambda v: platform(v) + keeps_using(v)),
+        leads_to(
+            "lbr_regained_after_host_leaves", {"v": V},
+            lambda v: nr[v] & no_host_user & (ev[v] == Ev.ERROR) & dbg[v],
+            lambda v: running[v] & in_guest[v] & passthru[v],
+            doc="A vLBR event that a host CPU-pinned event put in error state (only where that event outranks it: "
+                "the proposal) comes back once no host LBR user is left, and a guest with DEBUGCTL.LBR set runs with "
+                "pass-through.",
+            quiet=lambda v: host_away + [("vcpu_reset", {"v": v}), ("host_set_debugctl", {"v": v}),
+                                         ("guest_debugctl", {"v": v, "lbr": False}), ("virtual_pmi", {"v": v})],
             fairness=lambda v: platform(v) + keeps_using(v)),
         leads_to(
             "unused_event_is_released", {"v": V},
