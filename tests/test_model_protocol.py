@@ -236,8 +236,8 @@ def test_list_json_lists_the_models_and_keeps_its_keys(capsys, mutex):
     code, out, _ = run(capsys, "list", "--json", "--model", mutex)
     data = json.loads(out)
     assert data["model"] == "mutex" and [v["name"] for v in data["variants"]] == ["lock", "no-lock"]
-    assert [r["name"] for r in data["models"]] == ["guest_lbr", *EXAMPLES, mutex]
-    assert [r["selected"] for r in data["models"]] == [False] * (1 + len(EXAMPLES)) + [True]
+    assert [r["name"] for r in data["models"]] == ["guest_lbr", "upstream_lbr", *EXAMPLES, mutex]
+    assert [r["selected"] for r in data["models"]] == [False] * (2 + len(EXAMPLES)) + [True]
     assert data["liveness"][0]["name"] == "waiting_enters"
 
 
@@ -347,9 +347,9 @@ def test_a_bad_model_file_is_one_line_exit_2(capsys, tmp_path, name):
 @pytest.mark.parametrize("ref, message", [
     ("missing.py", "--model missing.py: no such file"),
     ("some/dir/missing.py", "no such file"),
-    ("no_such_module_for_lbrspec", "no such model, file or module (shipped models: guest_lbr, tcommit,"),
+    ("no_such_module_for_lbrspec", "no such model, file or module (shipped models: guest_lbr, upstream_lbr, tcommit,"),
     ("no_such_pkg_for_lbrspec.models", "no such model, file or module"),
-    ("not a module!", "not a shipped model (guest_lbr, tcommit,"),
+    ("not a module!", "not a shipped model (guest_lbr, upstream_lbr, tcommit,"),
     ("json", "does not follow the model protocol: no build(variant) function"),
 ])
 def test_a_bad_reference_is_one_line_exit_2(capsys, ref, message):
