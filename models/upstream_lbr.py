@@ -517,6 +517,10 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         doc="the task-pinned vLBR event taking p's LBR " + (
             "deschedules a CPU-flexible host event there (proposal)" if pinned_first
             else "leaves host events scheduled: perf only stops enabling the LBR for them"))
+    h_rank = host.transition(
+        "perf_ranks", {"p": P, "vlbr_takes": BOOL, "pinned_takes": BOOL},
+        doc="perf's ranking on p at this step: a vLBR event is scheduled there (vlbr_takes), or a host CPU-pinned "
+            "LBR event is (pinned_takes); observed by I8, changes nothing")
     h_sample = common.host_sample(host, hu, states=(Hu.ACTIVE,))
     h_close = common.host_close(host, hu, target)
 
@@ -627,11 +631,13 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     spec.sync("host_set_debugctl", {"v": V, "p": P, "lbr": BOOL},
               lambda v, p, lbr: [k_host_dbg(v, p, lbr), e_create_dbg(v, p, lbr & host_dbg_accepted(v, lbr), FALSE),
                                  h_vlbr_takes(v, p, lbr & host_dbg_accepted(v, lbr) & creates(v) & may_take(p)),
+                                 h_rank(p, lbr & host_dbg_accepted(v, lbr) & creates(v) & may_take(p), FALSE),
                                  l_access(v, p, ~(lbr & host_dbg_accepted(v, lbr)) | ~creates(v), FALSE),
                                  c_new(v, lbr & host_dbg_accepted(v, lbr) & creates(v))],
               doc="userspace writes DEBUGCTL (KVM_SET_MSRS, from the vCPU thread)")
     spec.sync("sched_in", {"v": V, "p": P},
               lambda v, p: [sched.switch_in(v, p), e_sched_in(v, p), h_vlbr_takes(v, p, regains(v, p)),
+                            h_rank(p, regains(v, p), FALSE),
                             l_sched_in(v, p), k_sched_in(v, p)],
               doc="vCPU thread v is scheduled in on p: perf schedules its vLBR event and restores its LBR state; "
                   "KVM's sched-in hook")
@@ -642,7 +648,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
               doc="vCPU thread v is scheduled out of p: perf saves its LBR state; a host LBR event there gets the LBR")
     spec.sync("guest_lbr_exit", {"v": V, "p": P, "fail": BOOL},
               lambda v, p, fail: [k_exit(v, p, fail), e_create(v, p, fail),
-                                  h_vlbr_takes(v, p, takes_now(v, p, fail)),
+                                  h_vlbr_takes(v, p, takes_now(v, p, fail)), h_rank(p, takes_now(v, p, fail), FALSE),
                                   l_access(v, p, fail, FALSE), c_new(v, creates(v) & ~fail),
                                   g_read(v, p, ite(exit_to_check(v, fail), Read.NONE, Read.ZERO))],
               doc="the guest touches an intercepted LBR MSR: VM-exit; KVM creates the vLBR event if absent")
@@ -658,6 +664,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     spec.sync("guest_debugctl", {"v": V, "p": P, "lbr": BOOL, "fail": BOOL},
               lambda v, p, lbr, fail: [k_dbg(v, p, lbr, fail), e_create_dbg(v, p, lbr, fail),
                                        h_vlbr_takes(v, p, lbr & creates(v) & ~fail & may_take(p)),
+                                       h_rank(p, lbr & creates(v) & ~fail & may_take(p), FALSE),
                                        l_access(v, p, ~lbr | ~creates(v) | fail, FALSE),
                                        c_new(v, lbr & creates(v) & ~fail)],
               doc="the guest writes DEBUGCTL: VM-exit; KVM writes the VMCS field and creates the event if needed")
@@ -670,7 +677,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
               lambda v, p: [k_reset(v, p), e_reset(v), l_reset(v, p), c_drop(v), g_reset(v)],
               doc="the vCPU is reset: DEBUGCTL cleared, the vLBR event released")
     spec.sync("host_ipi", {"h": H, "p": P},
-              lambda h, p: [h_ipi(h, p), e_preempt(h, p), k_ipi_exit(p), l_install(h, p)],
+              lambda h, p: [h_ipi(h, p), e_preempt(h, p), k_ipi_exit(p), l_install(h, p),
+                            h_rank(p, FALSE, (hu[h] == Hu.IPI) & (target[h] == Target("pinned", p)) & ~pinned_holds(p))],
               doc="the install IPI of a host CPU-wide LBR event is handled on p")
     spec.sync("host_flex_resched", {"h": H, "p": P}, lambda h, p: [h_flex(h, p), k_ipi_exit(p), l_flex(h, p)],
               doc="perf gives a waiting CPU-flexible host event p's LBR")
@@ -708,12 +716,14 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         lambda v, p, r: implies(kept[v] & (r != Read.NONE), (r == Read.REAL) & (rec[p] == Tag("vcpu", v))),
         doc="I7 (desired, not guaranteed): the LBR records the guest had when its vCPU was switched out are the "
             "ones it reads afterwards.")
-    spec.invariant(
-        "host_pinned_wins",
-        forall(H, lambda h: forall(P, lambda p: implies(host_on(h, p) & (target[h] == Target("pinned", p)),
-                                                        ~vlbr_on(p)))),
-        doc="I8 (desired, not guaranteed; perf's own rule): a scheduled host CPU-pinned LBR event has the LBR: no "
-            "vLBR event is active on its pCPU.")
+    spec.step_invariant(
+        "host_pinned_wins", h_rank,
+        lambda p, vlbr_takes, pinned_takes: ~(vlbr_takes & pinned_holds(p))
+        & ~(pinned_takes & vlbr_on(p) & (FALSE if pinned_first else TRUE)),
+        doc="I8 (desired, not guaranteed; perf's own rule): a host CPU-pinned LBR event wins over the guest's: no "
+            "vLBR event is scheduled on a pCPU where one holds the LBR, and installing one there takes the LBR from "
+            "the vLBR event.\n"
+            "A step invariant, so that the states where both are scheduled are explored further.")
     spec.invariant(
         "one_vlbr_per_pcpu",
         forall(P, lambda p: forall(V, lambda v: forall(V, lambda w: implies(owns(v, p) & owns(w, p), v == w)))),
