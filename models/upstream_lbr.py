@@ -172,7 +172,9 @@ VARIANTS: dict[str, Variant] = {
                  "which the guest did not use the LBR (in-use prediction).", "proposal",
                  expected="records_kept_across_resched", source="xiong-release", delay_release=True),
         _variant("proposal-keep-on-freeze", "Proposal applied: the cleanup does not release the event while the "
-                 "DEBUGCTL.LBR clear of a virtual PMI's freeze is pending.", "proposal",
+                 "DEBUGCTL.LBR clear of a virtual PMI's freeze is pending.  It keeps the records a freeze stopped "
+                 "(records_kept_after_freeze holds) but not those of a guest that clears DEBUGCTL.LBR itself.",
+                 "proposal",
                  expected="records_kept_across_resched", source="xiong-release", keep_on_freeze=True),
         _variant("proposal-host-pinned-first", "Proposal applied: perf takes the shared-register (LBR_SELECT) "
                  "constraint before the vLBR one, so a host CPU-pinned LBR event wins, and KVM re-enables an event in "
@@ -188,7 +190,8 @@ DEFAULT_VARIANT = "upstream"
 #: The properties the merged design is known not to give (UPSTREAM.md: I7, I8), and the one this
 #: model finds it does not give either (a guest DEBUGCTL.LBR loaded at VM-entry without an active
 #: vLBR event records guest branches into a host event's LBR).
-MERGED_DESIGN_BREAKS = ("records_kept_across_resched", "host_pinned_wins", "host_sees_no_guest_branches")
+MERGED_DESIGN_BREAKS = ("records_kept_across_resched", "records_kept_after_freeze", "host_pinned_wins",
+                        "host_sees_no_guest_branches")
 
 Ev = EnumDomain("vlbr_state", ["ABSENT", "ACTIVE", "INACTIVE", "ERROR", "FREED"],
                 doc="the vLBR event: none yet, scheduled (owns counter 58, the guest has the LBR), its thread is "
@@ -262,6 +265,9 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                          reads=["sched", "kvm", "vlbr_event", "lbr_hw"])
     kept = guest.var("kept", BOOL, index=[V], init=False, ghost=True,
                      doc="ghost: at its last sched-out the vCPU's LBR held its own records (I7)")
+    froze = guest.var("froze", BOOL, index=[V], init=False, ghost=True,
+                      doc="ghost: a virtual PMI's freeze stopped the LBR with the guest's own records in it, and "
+                          "DEBUGCTL was not written since (the guest's PMI handler is about to read them)")
 
     # -- definitions ---------------------------------------------------------------------------
     runs_on = spec.define("runs_on", {"v": V, "p": P}, lambda v, p: running[v] & (cpu[v] == p),
@@ -618,8 +624,10 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     g_out = guest.transition("remember", {"v": V, "p": P},
                              updates=lambda v, p: [kept[v].becomes(owns(v, p) & (rec[p] == Tag("vcpu", v)))],
                              doc="ghost: at sched-out, remember whether the LBR held the guest's own records")
-    g_reset = guest.transition("forget", {"v": V}, updates=lambda v: [kept[v].becomes(False)],
+    g_reset = guest.transition("forget", {"v": V}, updates=lambda v: [kept[v].becomes(False), froze[v].becomes(False)],
                                doc="ghost: a reset loses the records legitimately")
+    g_froze = guest.transition("frozen", {"v": V, "now": BOOL}, updates=lambda v, now: [froze[v].becomes(now)],
+                               doc="ghost: a freeze kept the guest's own records (now), or a DEBUGCTL write ends it")
 
     # -- synchronised steps -------------------------------------------------------------------
     spec.sync("kvm_set_cpuid", {"v": V, "p": P, "ok": BOOL},
@@ -633,7 +641,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                                  h_vlbr_takes(v, p, lbr & host_dbg_accepted(v, lbr) & creates(v) & may_take(p)),
                                  h_rank(p, lbr & host_dbg_accepted(v, lbr) & creates(v) & may_take(p), FALSE),
                                  l_access(v, p, ~(lbr & host_dbg_accepted(v, lbr)) | ~creates(v), FALSE),
-                                 c_new(v, lbr & host_dbg_accepted(v, lbr) & creates(v))],
+                                 c_new(v, lbr & host_dbg_accepted(v, lbr) & creates(v)),
+                                 g_froze(v, froze[v] & ~host_dbg_accepted(v, lbr))],
               doc="userspace writes DEBUGCTL (KVM_SET_MSRS, from the vCPU thread)")
     spec.sync("sched_in", {"v": V, "p": P},
               lambda v, p: [sched.switch_in(v, p), e_sched_in(v, p), h_vlbr_takes(v, p, regains(v, p)),
@@ -666,9 +675,10 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                                        h_vlbr_takes(v, p, lbr & creates(v) & ~fail & may_take(p)),
                                        h_rank(p, lbr & creates(v) & ~fail & may_take(p), FALSE),
                                        l_access(v, p, ~lbr | ~creates(v) | fail, FALSE),
-                                       c_new(v, lbr & creates(v) & ~fail)],
+                                       c_new(v, lbr & creates(v) & ~fail), g_froze(v, FALSE)],
               doc="the guest writes DEBUGCTL: VM-exit; KVM writes the VMCS field and creates the event if needed")
-    spec.sync("virtual_pmi", {"v": V, "p": P}, lambda v, p: [k_vpmi(v, p), l_exit(v, p)],
+    spec.sync("virtual_pmi", {"v": V, "p": P}, lambda v, p: [k_vpmi(v, p), l_exit(v, p),
+                                                                g_froze(v, owns(v, p) & (rec[p] == Tag("vcpu", v)))],
               doc="a guest counter overflows: virtual PMI, the freeze clears the guest's DEBUGCTL.LBR")
     spec.sync("vmenter", {"v": V, "p": P},
               lambda v, p: [k_vmenter(v, p), u_run(v), e_release(v), l_entry(v, p), c_drop_entry(v)],
@@ -724,6 +734,11 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
             "vLBR event is scheduled on a pCPU where one holds the LBR, and installing one there takes the LBR from "
             "the vLBR event.\n"
             "A step invariant, so that the states where both are scheduled are explored further.")
+    spec.step_invariant(
+        "records_kept_after_freeze", g_read,
+        lambda v, p, r: implies(froze[v] & (r != Read.NONE), (r == Read.REAL) & (rec[p] == Tag("vcpu", v))),
+        doc="I7 where it matters most: after a virtual PMI's freeze, the guest's PMI handler reads the records the "
+            "freeze kept, even across a reschedule of its vCPU (what the keep-on-freeze proposal is for).")
     spec.invariant(
         "one_vlbr_per_pcpu",
         forall(P, lambda p: forall(V, lambda v: forall(V, lambda w: implies(owns(v, p) & owns(w, p), v == w)))),
@@ -763,6 +778,9 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                   doc="An intercepted LBR access is a dummy access (reads 0): creating the event failed.")
     spec.goal("freeze_clears_lbr", lambda v, p: ~absent(v), on=k_vpmi,
               doc="A virtual PMI's freeze clears the DEBUGCTL.LBR of a guest with a vLBR event.")
+    spec.goal("freeze_with_own_records", lambda v, p: owns(v, p) & (rec[p] == Tag("vcpu", v)), on=k_vpmi,
+              doc="A virtual PMI's freeze stops the LBR with the guest's own records in it (the after-freeze "
+                  "property is not vacuous).")
     spec.goal("caps_refused_after_run", lambda v, p, lbr: ran[v] & (caps[v] != lbr) & ~caps_accepted(v, lbr),
               on=u_caps, doc="A PERF_CAPABILITIES change after the first KVM_RUN is refused.")
     spec.goal("guest_lbr_on_arch_host_refused", lambda v, p, lbr: arch_host() & pmu_ok[v] & lbr & ~caps_accepted(v, lbr),
