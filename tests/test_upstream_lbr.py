@@ -6,7 +6,8 @@ checks it as ``--model upstream_lbr``.
 What each variant breaks, and the length of each shortest counterexample, is written here, not
 read from the model, so that the model cannot certify itself.  The default instance is 1 vCPU,
 2 pCPUs and 1 host user (31,743 canonical states, under a second); at 2 vCPUs the same
-properties break with the same trace lengths (14.2 M states, about 3.5 minutes: not run here).
+properties break with the same trace lengths (18.3 M states, depth 44, 2 to 3.5 minutes on a shared
+2-core machine: not run here).
 """
 
 from __future__ import annotations
