@@ -55,6 +55,9 @@ U6. Creating the vLBR event may fail (perf_event_create_kernel_counter returns a
     parameter of each creation.  KVM_SET_CPUID after the first KVM_RUN is refused (a rule older
     than the fixes modelled here).  CPUID without a vPMU and CPUID with an inconsistent CPU model
     are one value ("no vPMU"): in both, ``nr`` must be 0.
+U8. Perf resets the LBR for a new vLBR event only when it is the pCPU's first LBR user
+    (``intel_pmu_lbr_add``): a host LBR event scheduled on that pCPU (which the vLBR event does
+    not displace) counts as one.
 U7. A virtual PMI comes from a guest counter overflowing while the guest has DEBUGCTL.LBR set;
     the guest is assumed to set FREEZE_LBRS_ON_PMI with LBR (Linux guests do), and the vPMU is
     version 2 or 3, so KVM clears the guest's DEBUGCTL.LBR.
@@ -149,7 +152,7 @@ VARIANTS: dict[str, Variant] = {
                  "(a created event takes the dummy path, a failed creation goes on to the check).", "fix",
                  expected="host_no_oops", source="67b45af946ec", create_test_fixed=False),
         _variant("before-5863702561e6", "Fix undone: LBR_SELECT is not saved and restored for the vLBR event.", "fix",
-                 expected="guest_reads_own_or_zero", source="5863702561e6", lbr_select_ctxsw=False),
+                 expected="lbr_select_restored", source="5863702561e6", lbr_select_ctxsw=False),
         _variant("before-957d0f70e97b", "Fix undone: a PMU refresh that finds no vPMU returns early and leaves nr "
                  "as it was.", "fix", expected="lbr_enabled_only_when_consistent", source="957d0f70e97b",
                  refresh_zeroes_nr=False),
@@ -187,11 +190,14 @@ VARIANTS: dict[str, Variant] = {
 }
 DEFAULT_VARIANT = "upstream"
 
-#: The properties the merged design is known not to give (UPSTREAM.md: I7, I8), and the one this
-#: model finds it does not give either (a guest DEBUGCTL.LBR loaded at VM-entry without an active
-#: vLBR event records guest branches into a host event's LBR).
-MERGED_DESIGN_BREAKS = ("records_kept_across_resched", "records_kept_after_freeze", "host_pinned_wins",
-                        "host_sees_no_guest_branches")
+#: The properties the merged design is known not to give (UPSTREAM.md: I7, I8, and I7 for the
+#: records a freeze stopped), and two this model finds it does not give either: I3 (perf resets
+#: the LBR for a new event only if it is the pCPU's first LBR user, so with a host LBR event
+#: scheduled there the guest finds the host's records and LBR_SELECT), and
+#: host_sees_no_guest_branches (a guest DEBUGCTL.LBR loaded at VM-entry without an active vLBR
+#: event records guest branches into a host event's LBR).
+MERGED_DESIGN_BREAKS = ("guest_reads_own_or_zero", "records_kept_across_resched", "records_kept_after_freeze",
+                        "host_pinned_wins", "host_sees_no_guest_branches")
 
 Ev = EnumDomain("vlbr_state", ["ABSENT", "ACTIVE", "INACTIVE", "ERROR", "FREED"],
                 doc="the vLBR event: none yet, scheduled (owns counter 58, the guest has the LBR), its thread is "
@@ -265,6 +271,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                          reads=["sched", "kvm", "vlbr_event", "lbr_hw"])
     kept = guest.var("kept", BOOL, index=[V], init=False, ghost=True,
                      doc="ghost: at its last sched-out the vCPU's LBR held its own records (I7)")
+    kept_sel = guest.var("kept_sel", BOOL, index=[V], init=False, ghost=True,
+                         doc="ghost: at its last sched-out the vCPU's LBR_SELECT held the guest's own filter")
     froze = guest.var("froze", BOOL, index=[V], init=False, ghost=True,
                       doc="ghost: a virtual PMI's freeze stopped the LBR with the guest's own records in it, and "
                           "DEBUGCTL was not written since (the guest's PMI handler is about to read them)")
@@ -325,9 +333,12 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     takes_now = spec.define("takes_at_access", {"v": V, "p": P, "fail": BOOL},
                             lambda v, p, fail: ((absent(v) & ~fail) | reenables(v, p)) & may_take(p),
                             doc="v's event becomes active on p at this access (created, or re-enabled)")
+    # intel_pmu_lbr_add resets the LBR only for the first LBR user of the pCPU; a host LBR event
+    # scheduled there is one (under the pinned-first proposal a flexible one is scheduled out first)
     fresh = spec.define("fresh_event", {"v": V, "p": P, "fail": BOOL},
-                        lambda v, p, fail: absent(v) & ~fail & may_take(p),
-                        doc="a new event, never run, is the LBR's first user on p: perf resets the LBR")
+                        lambda v, p, fail: absent(v) & ~fail & may_take(p) & (TRUE if pinned_first else ~host_any(p)),
+                        doc="a new event, never run, is the LBR's first user on p: perf resets the LBR"
+                            + ("" if pinned_first else " (not when a host LBR event is scheduled there)"))
 
     # -- sched and userspace -------------------------------------------------------------------
     u_cpuid = uapi.transition(
@@ -622,9 +633,11 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     g_read = guest.transition("read", {"v": V, "p": P, "r": Read},
                               doc="the guest reads the LBR records and LBR_SELECT: the hardware's, or a dummy access's 0")
     g_out = guest.transition("remember", {"v": V, "p": P},
-                             updates=lambda v, p: [kept[v].becomes(owns(v, p) & (rec[p] == Tag("vcpu", v)))],
+                             updates=lambda v, p: [kept[v].becomes(owns(v, p) & (rec[p] == Tag("vcpu", v))),
+                                                   kept_sel[v].becomes(owns(v, p) & (sel[p] == Tag("vcpu", v)))],
                              doc="ghost: at sched-out, remember whether the LBR held the guest's own records")
-    g_reset = guest.transition("forget", {"v": V}, updates=lambda v: [kept[v].becomes(False), froze[v].becomes(False)],
+    g_reset = guest.transition("forget", {"v": V}, updates=lambda v: [kept[v].becomes(False), froze[v].becomes(False),
+                                                                       kept_sel[v].becomes(False)],
                                doc="ghost: a reset loses the records legitimately")
     g_froze = guest.transition("frozen", {"v": V, "now": BOOL}, updates=lambda v, now: [froze[v].becomes(now)],
                                doc="ghost: a freeze kept the guest's own records (now), or a DEBUGCTL write ends it")
@@ -734,6 +747,12 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
             "vLBR event is scheduled on a pCPU where one holds the LBR, and installing one there takes the LBR from "
             "the vLBR event.\n"
             "A step invariant, so that the states where both are scheduled are explored further.")
+    spec.step_invariant(
+        "lbr_select_restored", l_sched_in,
+        lambda v, p: implies(regains(v, p) & kept_sel[v],
+                             (saved_sel[v] if sw["lbr_select_ctxsw"] else sel[p]) == Tag("vcpu", v)),
+        doc="When the vLBR event gets the LBR back at sched-in, LBR_SELECT holds the filter the guest had programmed "
+            "(5863702561e6).")
     spec.step_invariant(
         "records_kept_after_freeze", g_read,
         lambda v, p, r: implies(froze[v] & (r != Read.NONE), (r == Read.REAL) & (rec[p] == Tag("vcpu", v))),
