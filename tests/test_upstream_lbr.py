@@ -6,7 +6,7 @@ checks it as ``--model upstream_lbr``.
 What each variant breaks, and the length of each shortest counterexample, is written here, not
 read from the model, so that the model cannot certify itself.  The default instance is 1 vCPU,
 2 pCPUs and 1 host user (56,224 canonical states, about a second); at 2 vCPUs the same
-properties break with the same trace lengths (18.3 M states, depth 44, 2 to 3.5 minutes on a shared
+properties break with the same trace lengths (45.4 M states, depth 49, about 5.5 minutes on a shared
 2-core machine: not run here).
 """
 
