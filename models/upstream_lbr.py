@@ -846,7 +846,7 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
     host_away = [("host_open_pinned", {}), ("host_open_flex", {}), ("kvm_set_cpuid", {}), ("kvm_set_perf_caps", {})]
     guest_quiet = lambda v: [("guest_lbr_exit", {"v": v}), ("guest_lbr_direct", {"v": v}),
                              ("guest_debugctl", {"v": v}), ("host_set_debugctl", {"v": v})]
-    return (
+    props = (
         leads_to(
             "passthrough_when_lbr_on", {"v": V},
             lambda v: nr[v] & no_host_user & dbg[v],
@@ -874,6 +874,9 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
             doc="A guest that stops using LBR (DEBUGCTL.LBR clear, no access) has its event released.",
             quiet=guest_quiet, fairness=platform),
     )
+    # an event reaches perf's error state only where a host CPU-pinned event outranks it
+    pinned_first = model.variant.switches.get("host_pinned_first", False)
+    return tuple(p for p in props if pinned_first or p.name != "lbr_regained_after_host_leaves")
 
 
 SORT_PLURALS = {"host_user": "host LBR users"}
