@@ -111,7 +111,7 @@ def patch(n: int) -> str:
 
 
 # -- design switches ---------------------------------------------------------------------------
-#: The design switches of the v7 -> v8 changelog (DOMAIN.md §3) and of the mutants that show
+#: The design switches of the v7 -> v8 changelog and of the mutants that show
 #: each property can fail.  True is v8's choice.
 DESIGN_SWITCHES: dict[str, bool] = {
     "irq_off_access": True,  # patch 12: check ownership and access with interrupts disabled
@@ -319,7 +319,7 @@ def _posted(name: str, finding: str, description: str, expected: str | None, pat
 
 
 #: The variants: the code as posted, v8 with its fixes, each fix undone on its own, the
-#: alternatives the v8 changelog fixed (DOMAIN.md §3) and mutants that check that each remaining
+#: alternatives the v8 changelog fixed and mutants that check that each remaining
 #: property can fail at all.
 VARIANTS: dict[str, Variant] = {
     v.name: v
@@ -450,7 +450,7 @@ LIVENESS_VARIANTS: dict[str, Variant] = {
 
 DEFAULT_VARIANT = "v8"
 
-#: DOMAIN.md §3: each design alternative the v8 changelog fixed, and the property it breaks.
+#: Each design alternative the v8 changelog fixed, and the property it breaks.
 DOMAIN_TABLE: dict[str, str] = {
     "v7-write-path": "no_kvm_access_after_reclaim",
     "no-vmentry-check": "passthrough_implies_ownership",
@@ -1500,12 +1500,12 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     return spec.build()
 
 
-# -- liveness (DOMAIN.md §4) ---------------------------------------------------------------------
+# -- liveness ---------------------------------------------------------------------------------
 def liveness(model: Model) -> tuple[Liveness, ...]:
-    """The liveness properties of DOMAIN.md §4 for ``model`` (any variant), each with the
+    """The liveness properties of the design for ``model`` (any variant), each with the
     fairness it assumes.
 
-    IPI delivery is weakly fair, as DOMAIN.md §4 says.  Time slices ending is strongly fair: the
+    IPI delivery is weakly fair (a pending IPI is eventually handled).  Time slices ending is strongly fair: the
     handler's interrupts-off windows disable the preemption step now and then, and a weakly fair
     scheduler could let one vCPU thread keep a pCPU forever because of them.  Scheduling a
     thread in is strongly fair: with more vCPU threads than pCPUs a pCPU is idle only now and
@@ -1627,8 +1627,8 @@ DOC_TEXT = {
     "no_citations": "No patch of the series is cited by this machine, its transitions, or the properties that "
                     "read its variables.",
     "lanes": "between the guest, KVM, the perf core, the host LBR user and the IPI",
-    "fairness_intro": "Time slices ending and IPI delivery are weakly fair, as DOMAIN.md §4 says; scheduling a "
-                      "thread in, KVM's progress and the guest's use of LBR are strongly fair. With weaker "
+    "fairness_intro": "IPI delivery is weakly fair; time slices ending, scheduling a thread in, KVM's progress and "
+                      "the guest's use of LBR are strongly fair (the liveness function's docstring says why). With weaker "
                       "assumptions v8 fails the first pass-through property, with these lassos:",
     "fairness_column": "lasso on v8 (v0)",
     "liveness_rows": "One line per property and vCPU",

@@ -1,5 +1,5 @@
 """Liveness under weak and strong fairness: the fair-cycle search on toy models with known
-answers, the DOMAIN.md §4 properties on v8 (hold) and on the never-free mutant (caught with a
+answers, the design's liveness properties on v8 (hold) and on the never-free mutant (caught with a
 lasso), lassos checked independently with the reference semantics, and the refusal of
 reductions."""
 

@@ -1,5 +1,5 @@
 """The guest-LBR model: v8 holds on the default instance, every goal is reached, and every
-variant is caught with the property DOMAIN.md §3 says it breaks, by a trace that replays in the
+variant is caught with the property it is declared to break, by a trace that replays in the
 reference semantics."""
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ def state_diagram(d: StateDiagram) -> str:
     if d.direction in ("LR", "TB"):
         out.append(f"    direction {d.direction}")
     for n in d.nodes:
-        label = "\n".join(n.lines + ([n.note] if n.note else []))
+        label = "\n".join(n.lines + ([n.note] if n.note else [])) or "(no state)"  # Mermaid refuses an empty label
         out.append(f'    state "{_safe(label)}" as {n.id}')
     for n in d.nodes:
         if n.initial:

@@ -400,13 +400,18 @@ def _machine_page(f: Facts, name: str) -> str:
     patches = _machine_patches(m, name)
     patch_rows = [(label, title, "; ".join(where)) for label, (title, where) in sorted(patches.items(), key=lambda kv: _natural(kv[0]))]
     control = ", ".join(code(v) for v in _control_names(fig))
-    diagram = (
-        f"Control states of the first member of the family, over {control}, as reachable in the product "
-        f"({m.variant.name}, {_graph_inst(f).describe()}): {len(fig.nodes)} states, {len(fig.edges)} transitions between them. "
-        "Edges are labelled with the machine's transitions and their guards, abbreviated; the full guards are in "
-        "the table below. Graphviz: "
-        f"[{name}.dot]({name}.dot).\n\n" + mermaid.fenced(mermaid.state_diagram(fig))
-    )
+    if not mach.vars:  # no state of its own in this variant: nothing to draw
+        variables = f"None in variant {m.variant.name}.\n"
+        diagram = (f"The machine has no state of its own in variant {m.variant.name}: its transitions only take part "
+                   "in the steps of other machines (the table below).\n")
+    else:
+        diagram = (
+            f"Control states of the first member of the family, over {control}, as reachable in the product "
+            f"({m.variant.name}, {_graph_inst(f).describe()}): {len(fig.nodes)} states, {len(fig.edges)} transitions between them. "
+            "Edges are labelled with the machine's transitions and their guards, abbreviated; the full guards are in "
+            "the table below. Graphviz: "
+            f"[{name}.dot]({name}.dot).\n\n" + mermaid.fenced(mermaid.state_diagram(fig))
+        )
     reads = ", ".join(f"[{r}]({r}.md)" for r in mach.reads) or "nothing outside itself"
     return page(
         f"Machine `{name}`",

@@ -1,6 +1,6 @@
 """Figures of the Hypothesis engine: ``python -m lbrspec.pbt.report``.
 
-For every broken variant (the design alternatives of DOMAIN.md §3 and the mutants): the length
+For every broken variant (the design alternatives the v8 changelog fixed, and the mutants): the length
 of the first failing walk Hypothesis found, the length after minimization, and the explorer's
 shortest counterexample on the same instance; the walks and CPU seconds the search took.  Then
 the rule machine's speed on v8 (steps per second, no violation to stop it), and the conformance
