@@ -48,6 +48,16 @@ Optional, with their defaults:
     Liveness checks with weaker assumptions shown by ``lbrspec docs``, given the model's
     liveness properties: (file stem, title, explanation, property, sizes or ``None`` for the
     default instance, binding such as ``{"v": "v0"}``).  Default: none.
+``OBSERVATIONS: Mapping[str, Observation]``
+    The catalogue of properties ``lbrspec compare`` checks across designs (objects with
+    ``name``, ``title``, ``doc`` and ``kind``).  Models compared with each other must give the
+    same object (defined once, in a module they share).  A module that has it takes a keyword
+    ``observe`` in ``build``: the names of the observations whose ghosts and property to build
+    in (none by default, so no other command pays for them).
+``OBSERVATION_GAPS: Mapping[str, str]``
+    For each observation the model never declares, why (shown as *n.a.* by ``compare``).
+``COMPARE_DESIGNS: Sequence[str]``
+    The variants ``lbrspec compare`` puts in its table by default (default: the default variant).
 ``DOC_TEXT: Mapping[str, str]``
     Model-specific sentences of the generated docs (and the name ``lbrspec list`` gives a variant
     of kind ``"alternative"``); the keys and their generic defaults are :data:`DOC_TEXT_DEFAULTS`.
@@ -157,11 +167,12 @@ class ModelModule:
             raise InputError(f"unknown variant {name!r} of model {self.name}; known variants: {', '.join(known)}")
         return name
 
-    def build(self, variant: str | None = None, *, liveness: bool = True) -> Model:
-        """The built model of ``variant``; a failing build is one line, naming the model."""
+    def build(self, variant: str | None = None, *, liveness: bool = True, observe: tuple[str, ...] = ()) -> Model:
+        """The built model of ``variant``; a failing build is one line, naming the model.
+        ``observe``: the comparison's observations to build in (``lbrspec compare``)."""
         name = self.variant_name(variant, liveness=liveness)
         try:
-            model = self.module.build(name)
+            model = self.module.build(name, observe=observe) if observe else self.module.build(name)
         except LbrspecError as e:
             raise InputError(f"model {self.name}, variant {name}: {e}") from None
         except Exception as e:  # a model module is user code: any failure is bad input, one line

@@ -482,14 +482,29 @@ Ev = EnumDomain("ev_state", ["ABSENT", "ACTIVE", "INACTIVE", "ERROR", "FREED"],
 Counter = EnumDomain("counter_idx", ["NA", "ASSIGNED"], doc="the event's counter: X86_PMC_IDX_NA or a real counter")
 DEFAULT_SIZES = {"vCPU": 2, "pCPU": 2, "host_user": 1}
 
+#: ``lbrspec compare``: the shared catalogue, the designs of this model in the default table,
+#: and why an observation is not applicable.
+OBSERVATIONS = common.OBSERVATIONS
+COMPARE_DESIGNS = ("v8", "v8-posted")
+OBSERVATION_GAPS = {
+    "host_never_warns": "the handler's WARN_ON(!lbr_event) is part of the exit step that creates the event in this "
+                        "variant (assumption A10, checked by v8-unfused), so it is not a step that could fire",
+    "guest_records_survive_resched": "the model does not track the records perf saves and restores across a "
+                                     "switch (assumption A7): it checks only that a regained LBR holds no foreign "
+                                     "records, so it cannot say whether the guest gets its own back",
+}
 
-def build(variant: str = DEFAULT_VARIANT) -> Model:
-    """Build the product model for ``variant`` (see :data:`VARIANTS`)."""
+
+def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
+    """Build the product model for ``variant`` (see :data:`VARIANTS`), with the ghosts and
+    properties of the comparison of designs named in ``observe`` (:data:`lbr_common.OBSERVATIONS`;
+    ``lbrspec compare`` selects them, every other command builds none)."""
     if variant not in VARIANTS and variant not in LIVENESS_VARIANTS:
         raise InputError(f"unknown variant {variant!r}; known: {', '.join([*VARIANTS, *LIVENESS_VARIANTS])}")
     var = VARIANTS.get(variant) or LIVENESS_VARIANTS[variant]
     spec = Spec("guest_lbr", sorts=[V, P, H], doc=__doc__ or "", default_sizes=DEFAULT_SIZES, variant=var)
     sw = spec.switches
+    obs = common.Observer(spec, observe)
     lazy = sw["lazy_release"]
     reads_vmcs = not lazy and not sw["release_reads_own_vmcs"]
     counts_refusals = sw["refusal_marks_used"]
@@ -533,6 +548,9 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                   doc="sched-in found the last slice unused: release the event at the next vcpu_enter_guest")
     touched = kvm.var("touched", BOOL, index=[V], init=False, ghost=True,
                       doc="ghost: the guest made an intercepted LBR access in this slice, refused or not")
+    obs.declare(kvm, "host_never_oopses")
+    if warn_step:
+        obs.declare(kvm, "host_never_warns")
 
     vmcs = spec.machine("vmcs", doc="Which VMCS is current on each pCPU (vcpu_load makes a vCPU's current).",
                         reads=["sched"])
@@ -556,9 +574,12 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         "ev_counter", Counter, index=[V], init="NA",
         doc="the event's counter index: X86_PMC_IDX_NA unless perf took it for an ordinary event (patches 7, 8)",
     )
+    obs.declare(vcpu_event, "no_release_while_guest_uses_lbr")
+    obs.declare(vcpu_event, "host_never_sleeps_in_atomic")
 
     host, hu, target = common.add_host_users(spec, ["vm", "sched", "kvm", "vcpu_event", "lbr_hw", "msr", "vmcs"],
                                              patch=patch(7))
+    obs.declare(host, "host_never_samples_guest")
 
     lbr_hw, rec, sel = common.add_lbr_hw(spec, ["vm", "sched", "kvm", "vcpu_event", "host", "lbr_ctxsw", "msr", "vmcs"])
 
@@ -576,6 +597,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
 
     guest = spec.machine("guest", doc="Ghost state: what each guest has observed.", reads=["lbr_hw", "vm", "sched",
                                                                                           "vcpu_event", "kvm"])
+    obs.declare(guest, "guest_never_reads_foreign")
 
     # -- definitions ---------------------------------------------------------------------------
     runs_on = spec.define("runs_on", {"v": V, "p": P}, lambda v, p: running[v] & (cpu[v] == p),
@@ -778,6 +800,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
             updates=lambda v, p: [
                 pc[v].becomes(ite(absent(v), Pc.IDLE, Pc.WARNED)),
                 *([acc[v].becomes(ite(absent(v), Acc.MSR, acc[v]))] if dbg_in_handler else []),
+                *obs.mark("host_never_warns", absent(v)),
             ],
             doc="WARN_ON(!lbr_event): the event should exist; if it does not, warn and fail the access (patch 12)",
             patch=patch(12),
@@ -795,6 +818,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         updates=lambda v, p: [
             pc[v].becomes(ite(~absent(v) & proceeds(v, p), Pc.ACCESS, Pc.IDLE)),
             *([acc[v].becomes(ite(~absent(v) & proceeds(v, p), acc[v], Acc.MSR))] if dbg_in_handler else []),
+            *obs.mark("host_never_oopses", absent(v)),
         ],
         doc=spec.text("irq_off_access",
                       "local_irq_disable(); if lbr_event->oncpu == -1 (the LBR was reclaimed) refuse the access: #GP "
@@ -922,6 +946,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                               ite(regains(v, p), Ev.ACTIVE,
                                   ite((ev[v] == Ev.INACTIVE) & ~may_take(p), Ev.ERROR, ev[v])))),
             ev_counter[v].becomes(ite(regains(v, p), Counter.ASSIGNED, ev_counter[v]) if unrecognised else ev_counter[v]),
+            *obs.mark("no_release_while_guest_uses_lbr", releases_at_sched_in(v, p) & dbg[v]),
+            *obs.mark("host_never_sleeps_in_atomic", releases_at_sched_in(v, p)),
         ],
         doc="perf schedules the thread's pinned event in (error state if the LBR is not free to it); then KVM's "
             "sched-in hook" + ("" if lazy else " may release it (patch 12)"),
@@ -936,7 +962,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     )
     e_entry = vcpu_event.transition(
         "release_at_entry", {"v": V},
-        updates=lambda v: [ev[v].becomes(ite(releases_at_entry(v), Ev.FREED, ev[v]))] if lazy else [],
+        updates=lambda v: [ev[v].becomes(ite(releases_at_entry(v), Ev.FREED, ev[v])),
+                           *obs.mark("no_release_while_guest_uses_lbr", releases_at_entry(v) & dbg[v])] if lazy else [],
         doc="vcpu_enter_guest services the release request with the vCPU's VMCS loaded (F2, F3, F7)",
     )
     e_reset = vcpu_event.transition(
@@ -1021,7 +1048,9 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
              "event on p" + ("; bit 62 makes their configs differ, so they never share (patch 10)" if sw["bit62"]
                              else "; with equal configs perf lets them share the LBR")),
     )
-    h_sample = common.host_sample(host, hu)
+    h_sample = common.host_sample(
+        host, hu, obs=obs,
+        sees_guest=lambda h: exists(P, lambda p: host_on(h, p) & (rec[p].is_("vcpu") | sel[p].is_("vcpu"))))
     common.host_close(host, hu, target)
 
     # -- lbr_hw ---------------------------------------------------------------------------------
@@ -1121,6 +1150,7 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     # -- guest ----------------------------------------------------------------------------------
     g_observe = guest.transition(
         "observe", {"v": V, "p": P},
+        updates=lambda v, p: obs.mark("guest_never_reads_foreign", is_msr(v) & (foreign(v, rec[p]) | foreign(v, sel[p]))),
         doc="the guest reads p's LBR records and LBR_SELECT (A8)",
     )
     g_dbg = guest.transition(
@@ -1416,6 +1446,12 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                 "Every intercepted LBR access marks the slice as used (patch 12).",
             patch=patch(12),
         )
+
+    # -- the comparison of designs (lbrspec compare) ------------------------------------------------
+    obs.state("kvm_never_touches_unowned_lbr",
+              obs.unowned(runs_on, owns, lambda v: (pc[v] == Pc.ACCESS) & is_msr(v)))
+    obs.state("passthrough_only_when_owned", obs.unowned(runs_on, owns, lambda v: in_guest[v] & passthru[v]))
+    obs.state("host_pinned_keeps_lbr", obs.host_pinned_loses(hu, target, lambda p: exists(V, lambda w: owns(w, p))))
 
     # -- reachability goals ---------------------------------------------------------------------
     spec.goal(

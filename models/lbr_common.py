@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lbrspec.lang import ANY, BOOL, EnumDomain, Sort, Spec, UnionDomain, forall
+from lbrspec.lang import ANY, BOOL, EnumDomain, Expr, Sort, Spec, UnionDomain, exists, forall
 
 # -- sorts and domains ---------------------------------------------------------------------------
 V = Sort("vCPU", "v", doc="a vCPU and the host thread that runs it")
@@ -146,12 +146,14 @@ def host_open_task(host, hu, target, host_task_of):
     )
 
 
-def host_sample(host, hu, states=(Hu.ACTIVE, Hu.SHARED)):
-    """A PMI of a host user: it reads the LBR records of the pCPU it runs on."""
+def host_sample(host, hu, states=(Hu.ACTIVE, Hu.SHARED), obs: "Observer | None" = None, sees_guest=None):
+    """A PMI of a host user: it reads the LBR records of the pCPU it runs on.  With an
+    :class:`Observer`, ``sees_guest(h)`` (what the host user finds is the guest's) marks
+    ``host_never_samples_guest``."""
     return host.transition(
         "host_sample", {"h": H},
         guard=lambda h: hu[h].in_(*states),
-        updates=lambda h: [],
+        updates=lambda h: obs.mark("host_never_samples_guest", sees_guest(h)) if obs is not None else [],
         doc="a PMI: the host user reads the LBR records of the pCPU it runs on",
     )
 
@@ -179,3 +181,131 @@ def add_lbr_hw(spec: Spec, reads: Sequence[str]):
     rec = lbr_hw.var("rec", Tag, index=[P], init="none", doc="whose branch records the LBR stack holds")
     sel = lbr_hw.var("sel", Tag, index=[P], init="none", doc="whose filter LBR_SELECT holds")
     return lbr_hw, rec, sel
+
+
+# -- the properties both designs are compared on -------------------------------------------------
+class Observation:
+    """One property of the comparison of designs (``lbrspec compare``): something a KVM or perf
+    developer cares about whatever the design, stated once here and checked in every model that
+    can express it.
+
+    ``kind`` says how a model makes it checkable:
+
+    * ``"event"``: a thing that happens at a step (a warning, a read, a release).  Each model marks
+      the steps where it can happen with :meth:`Observer.mark`; the mark sets a ghost flag
+      ``seen_<name>`` that stays set, and the property is the state invariant "the flag is clear".
+      The flag is set by the step that does the harm, so a counterexample ends with that step,
+      exactly as the model's own step invariant would.
+    * ``"state"``: a condition of one state (pass-through without ownership).  The property is the
+      formula of :meth:`Observer.state`, built here from the terms each model gives it.
+    """
+
+    def __init__(self, name: str, title: str, doc: str, kind: str) -> None:
+        assert kind in ("event", "state")
+        self.name, self.title, self.doc, self.kind = name, title, doc, kind
+
+    def __repr__(self) -> str:
+        return f"Observation({self.name!r})"
+
+
+OBSERVATIONS: dict[str, Observation] = {o.name: o for o in [
+    Observation("kvm_never_touches_unowned_lbr", "KVM never touches the LBR MSRs after a reclaim",
+                "KVM reads or writes a physical LBR MSR for a vCPU only while that vCPU's perf event has the pCPU's "
+                "LBR.", "state"),
+    Observation("passthrough_only_when_owned", "no pass-through without ownership",
+                "A vCPU in guest mode has its LBR MSRs passed through only while its perf event has the pCPU's LBR.",
+                "state"),
+    Observation("guest_never_reads_foreign", "the guest never sees host data",
+                "No guest read of the LBR returns records or an LBR_SELECT that the host or another vCPU wrote.",
+                "event"),
+    Observation("host_never_samples_guest", "the host never sees guest branches",
+                "No host LBR user samples guest branch records or a guest LBR_SELECT.", "event"),
+    Observation("host_pinned_keeps_lbr", "the host never loses the LBR silently",
+                "A host CPU-pinned LBR event that perf has installed without error has the pCPU's LBR: no vCPU's "
+                "event holds it, and the host event is not left waiting for it.", "state"),
+    Observation("guest_records_survive_resched", "guest records survive a reschedule",
+                "The branch records a guest had in the LBR when its vCPU thread was switched out are what it reads "
+                "afterwards (a vCPU reset forgets them legitimately).", "event"),
+    Observation("no_release_while_guest_uses_lbr", "no release while the guest records",
+                "The vCPU's perf event is not released while the guest has DEBUGCTL.LBR set.", "event"),
+    Observation("host_never_warns", "no host WARN", "Nothing a guest or its VMM does makes the host WARN.", "event"),
+    Observation("host_never_oopses", "no host oops",
+                "Nothing a guest does makes the host dereference a NULL or freed perf event.", "event"),
+    Observation("host_never_sleeps_in_atomic", "no sleep in atomic context",
+                "The vCPU's perf event is never released (which may sleep) from atomic context.", "event"),
+]}
+
+
+def foreign(v, t):
+    """LBR state ``t`` was written by the host or by another vCPU than ``v``: the same test in both
+    models' isolation properties."""
+    return (t != Tag.none) & (t != Tag("vcpu", v))
+
+
+class Observer:
+    """The ghosts and properties of the selected :data:`OBSERVATIONS` in one build of a model.
+
+    A model built with ``observe=()`` (every command but ``lbrspec compare``) gets none of them:
+    its state space and figures are those of the model alone.  ``lbrspec compare`` builds a
+    design once per property, with that one property selected, so no other property's ghost or
+    pruning changes its shortest counterexample.
+
+    The model calls :meth:`declare` where it declares its variables (the ghost flag belongs to the
+    machine whose steps set it), :meth:`mark` in the updates of each step where the event can
+    happen, and :meth:`state` with the terms of a state observation.  An observation the model
+    never declares is *not applicable* to it; the model says why in ``OBSERVATION_GAPS``.
+    """
+
+    def __init__(self, spec: Spec, observe=()) -> None:
+        from lbrspec.errors import InputError
+
+        unknown = sorted(set(observe) - set(OBSERVATIONS))
+        if unknown:
+            raise InputError(f"unknown observation(s) {', '.join(unknown)}; known: {', '.join(OBSERVATIONS)}")
+        self.spec = spec
+        self.selected = frozenset(observe)
+        self.flags: dict[str, object] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.selected
+
+    def declare(self, machine, name: str) -> None:
+        """Declare the ghost flag of event observation ``name`` in ``machine`` (if selected) and
+        the property that it stays clear."""
+        o = OBSERVATIONS[name]
+        assert o.kind == "event", name
+        if name not in self.selected:
+            return
+        flag = machine.var(f"seen_{name}", BOOL, init=False, ghost=True,
+                           doc=f"ghost for lbrspec compare: {o.title} is broken at some step so far")
+        self.flags[name] = flag
+        self.spec.invariant(name, ~flag(), doc=f"{o.doc}\nShared property of lbrspec compare (lbr_common).",
+                            patch="lbr_common")
+
+    def mark(self, name: str, cond) -> list:
+        """The update that records event ``name`` when ``cond`` holds at this step (none if the
+        observation is not selected).  ``cond`` may be a function of no arguments, built only
+        when the observation is selected (for a condition over a ghost that exists only then)."""
+        flag = self.flags.get(name)
+        if flag is None:
+            return []
+        return [flag().becomes(flag() | (cond() if callable(cond) and not isinstance(cond, Expr) else cond))]
+
+    def state(self, name: str, bad) -> None:
+        """State observation ``name``: ``bad`` (a closed formula) must never hold."""
+        o = OBSERVATIONS[name]
+        assert o.kind == "state", name
+        if name in self.selected:
+            self.spec.invariant(name, ~bad, doc=f"{o.doc}\nShared property of lbrspec compare (lbr_common).",
+                                patch="lbr_common")
+
+    def host_pinned_loses(self, hu, target, vcpu_owns_lbr):
+        """The bad state of ``host_pinned_keeps_lbr``, over the shared host variables and the
+        model's "some vCPU's event has p's LBR"."""
+        return exists(H, lambda h: exists(P, lambda p: (target[h] == Target("pinned", p)) & (
+            (hu[h] == Hu.INACTIVE) | ((hu[h] == Hu.ACTIVE) & vcpu_owns_lbr(p)))))
+
+    def unowned(self, runs_on, owns, doing):
+        """The bad state of the two ownership observations: some vCPU running on p is ``doing``
+        something with the LBR while its event does not own p's LBR."""
+        return exists(V, lambda v: exists(P, lambda p: runs_on(v, p) & doing(v) & ~owns(v, p)))

@@ -199,6 +199,14 @@ DEFAULT_VARIANT = "upstream"
 MERGED_DESIGN_BREAKS = ("guest_reads_own_or_zero", "records_kept_across_resched", "records_kept_after_freeze",
                         "host_pinned_wins", "host_sees_no_guest_branches")
 
+#: The properties of ``lbrspec compare`` (:data:`lbr_common.OBSERVATIONS`) this model does not
+#: declare, and why.
+OBSERVATION_GAPS = {
+    "host_never_sleeps_in_atomic": "the merged design releases the event only from the PMU request serviced in "
+                                   "vcpu_enter_guest (9aa4f622460f), where the vCPU thread may sleep; no step of it "
+                                   "releases from atomic context",
+}
+
 Ev = EnumDomain("vlbr_state", ["ABSENT", "ACTIVE", "INACTIVE", "ERROR", "FREED"],
                 doc="the vLBR event: none yet, scheduled (owns counter 58, the guest has the LBR), its thread is "
                     "out, perf's error state, released")
@@ -209,14 +217,21 @@ Read = EnumDomain("lbr_read", ["NONE", "REAL", "ZERO"],
                   doc="what a step lets the guest read: nothing, the hardware LBR, or a dummy access's zeros")
 DEFAULT_SIZES = {"vCPU": 1, "pCPU": 2, "host_user": 1}
 
+#: ``lbrspec compare``: the shared catalogue, and the designs of this model in the default table.
+OBSERVATIONS = common.OBSERVATIONS
+COMPARE_DESIGNS = ("upstream", "proposal-delay-release", "proposal-keep-on-freeze", "proposal-host-pinned-first")
 
-def build(variant: str = DEFAULT_VARIANT) -> Model:
-    """Build the product model for ``variant`` (see :data:`VARIANTS`)."""
+
+def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
+    """Build the product model for ``variant`` (see :data:`VARIANTS`), with the ghosts and
+    properties of the comparison of designs named in ``observe`` (:data:`lbr_common.OBSERVATIONS`;
+    ``lbrspec compare`` selects them, every other command builds none)."""
     if variant not in VARIANTS:
         raise InputError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     spec = Spec("upstream_lbr", sorts=[V, P, H], doc=__doc__ or "", default_sizes=DEFAULT_SIZES,
                 variant=VARIANTS[variant])
     sw = spec.switches
+    obs = common.Observer(spec, observe)
     pinned_first = sw["host_pinned_first"]
     delay = sw["delay_release"]
     freeze_kept = sw["keep_on_freeze"]
@@ -253,12 +268,18 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     frozen = kvm.var("frozen", BOOL, index=[V], init=False, when=freeze_kept,
                      why="only the proposal remembers a pending freeze",
                      doc="a virtual PMI's freeze cleared DEBUGCTL.LBR and the guest has not written DEBUGCTL since")
+    obs.declare(kvm, "host_never_oopses")
+    if sw["refresh_after_run_bugs_vm"]:
+        obs.declare(kvm, "host_never_warns")
 
     vlbr = spec.machine("vlbr_event", doc="The vLBR perf event (fake fixed counter 58), task-pinned to the vCPU "
                                           "thread.", reads=["userspace", "sched", "kvm", "host"])
     ev = vlbr.var("ev", Ev, index=[V], init="ABSENT", doc="the vLBR event's state")
+    obs.declare(vlbr, "no_release_while_guest_uses_lbr")
 
-    host, hu, target = common.add_host_users(spec, ["sched", "kvm", "vlbr_event"])
+    host, hu, target = common.add_host_users(
+        spec, ["sched", "kvm", "vlbr_event", *(["lbr_hw"] if "host_never_samples_guest" in obs else [])])
+    obs.declare(host, "host_never_samples_guest")
     lbr_hw, rec, sel = common.add_lbr_hw(spec, ["userspace", "sched", "kvm", "vlbr_event", "host", "lbr_ctxsw"])
 
     ctxsw = spec.machine("lbr_ctxsw", doc="Perf's LBR context switch of the vCPU thread (call-stack mode).",
@@ -276,6 +297,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     froze = guest.var("froze", BOOL, index=[V], init=False, ghost=True,
                       doc="ghost: a virtual PMI's freeze stopped the LBR with the guest's own records in it, and "
                           "DEBUGCTL was not written since (the guest's PMI handler is about to read them)")
+    obs.declare(guest, "guest_never_reads_foreign")
+    obs.declare(guest, "guest_records_survive_resched")
 
     # -- definitions ---------------------------------------------------------------------------
     runs_on = spec.define("runs_on", {"v": V, "p": P}, lambda v, p: running[v] & (cpu[v] == p),
@@ -364,7 +387,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     k_refresh = kvm.transition(
         "pmu_refresh", {"v": V, "go": BOOL, "pmu": BOOL, "lbr": BOOL},
         updates=lambda v, go, pmu, lbr: [nr[v].becomes(ite(go, pmu & lbr if sw["refresh_zeroes_nr"]
-                                                           else ite(pmu, lbr, nr[v]), nr[v]))],
+                                                           else ite(pmu, lbr, nr[v]), nr[v])),
+                                         *obs.mark("host_never_warns", go & ran[v])],
         doc="kvm_pmu_refresh: nr is non-zero iff a vPMU, the host's CPU model and LBR_FMT"
             + spec.text("refresh_zeroes_nr", " (zeroed first)", " (without a vPMU it returns early, nr unchanged)")
             + spec.text("refresh_after_run_bugs_vm", "; after KVM_RUN it WARNs and bugs the VM", ""),
@@ -416,7 +440,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
     )
     k_check = kvm.transition(
         "lbr_check", {"v": V, "p": P}, guard=lambda v, p: runs_on(v, p) & (pc[v] == Pc.CHECK),
-        updates=lambda v, p: [pc[v].becomes(ite(owns(v, p), Pc.ACCESS, Pc.IDLE))],
+        updates=lambda v, p: [pc[v].becomes(ite(owns(v, p), Pc.ACCESS, Pc.IDLE)),
+                              *obs.mark("host_never_oopses", absent(v))],
         doc="interrupts off; the event is active: the access goes to the hardware; else a dummy access, interrupts on",
     )
     k_access = kvm.transition(
@@ -488,7 +513,8 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                                   updates=lambda v: [ev[v].becomes(ite(ev[v] == Ev.ACTIVE, Ev.INACTIVE, ev[v]))],
                                   doc="perf schedules the event out with its thread")
     e_release = vlbr.transition("release_at_entry", {"v": V},
-                                updates=lambda v: [ev[v].becomes(ite(releases(v), Ev.FREED, ev[v]))],
+                                updates=lambda v: [ev[v].becomes(ite(releases(v), Ev.FREED, ev[v])),
+                                                   *obs.mark("no_release_while_guest_uses_lbr", releases(v) & dbg[v])],
                                 doc="the PMU cleanup releases the event (DEBUGCTL.LBR clear)")
     e_reset = vlbr.transition("release_at_reset", {"v": V},
                               updates=lambda v: [ev[v].becomes(ite(absent(v), ev[v], Ev.FREED))],
@@ -538,7 +564,9 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         "perf_ranks", {"p": P, "vlbr_takes": BOOL, "pinned_takes": BOOL},
         doc="perf's ranking on p at this step: a vLBR event is scheduled there (vlbr_takes), or a host CPU-pinned "
             "LBR event is (pinned_takes); observed by I8, changes nothing")
-    h_sample = common.host_sample(host, hu, states=(Hu.ACTIVE,))
+    h_sample = common.host_sample(
+        host, hu, states=(Hu.ACTIVE,), obs=obs,
+        sees_guest=lambda h: exists(P, lambda p: host_on(h, p) & ~vlbr_on(p) & (rec[p].is_("vcpu") | sel[p].is_("vcpu"))))
     h_close = common.host_close(host, hu, target)
 
     # -- lbr_hw ---------------------------------------------------------------------------------
@@ -631,6 +659,11 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
                                  if sw["lbr_select_ctxsw"] else [])],
         doc="a new event starts with nothing saved")
     g_read = guest.transition("read", {"v": V, "p": P, "r": Read},
+                              updates=lambda v, p, r: [
+                                  *obs.mark("guest_never_reads_foreign",
+                                            (r == Read.REAL) & (foreign(v, rec[p]) | foreign(v, sel[p]))),
+                                  *obs.mark("guest_records_survive_resched",
+                                            kept[v] & (r != Read.NONE) & ~((r == Read.REAL) & (rec[p] == Tag("vcpu", v))))],
                               doc="the guest reads the LBR records and LBR_SELECT: the hardware's, or a dummy access's 0")
     g_out = guest.transition("remember", {"v": V, "p": P},
                              updates=lambda v, p: [kept[v].becomes(owns(v, p) & (rec[p] == Tag("vcpu", v))),
@@ -778,6 +811,11 @@ def build(variant: str = DEFAULT_VARIANT) -> Model:
         "host_sees_no_guest_branches", h_sample,
         lambda h: ~exists(P, lambda p: host_on(h, p) & ~vlbr_on(p) & (rec[p].is_("vcpu") | sel[p].is_("vcpu"))),
         doc="No host LBR user samples guest branch records or a guest LBR_SELECT.")
+
+    # -- the comparison of designs (lbrspec compare) ------------------------------------------------
+    obs.state("kvm_never_touches_unowned_lbr", obs.unowned(runs_on, owns, lambda v: pc[v] == Pc.ACCESS))
+    obs.state("passthrough_only_when_owned", obs.unowned(runs_on, owns, lambda v: in_guest[v] & passthru[v]))
+    obs.state("host_pinned_keeps_lbr", obs.host_pinned_loses(hu, target, vlbr_on))
 
     # -- goals ---------------------------------------------------------------------------------
     spec.goal("passthrough_reached", exists(V, lambda v: exists(P, lambda p: runs_on(v, p) & in_guest[v]
