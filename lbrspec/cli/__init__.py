@@ -13,6 +13,7 @@ import click
 from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
 from .bmc import bmc_cmd
 from .check import check_cmd
+from .compare import compare_cmd
 from .export import export_group
 from .diagram import diagram_cmd
 from .docs import docs_cmd
@@ -44,6 +45,7 @@ cli.add_command(diagram_cmd)
 cli.add_command(docs_cmd)
 cli.add_command(bmc_cmd)
 cli.add_command(prove_cmd)
+cli.add_command(compare_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
