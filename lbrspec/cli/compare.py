@@ -95,8 +95,9 @@ def compare_cmd(design_refs: tuple[str, ...], sizes: SizeFlags, only: tuple[str,
         for (name, label), c in cmp.cells.items():
             if c.trace is not None:
                 safe = re.sub(r"[^A-Za-z0-9_.-]", ".", label.replace(":", "."))
-                write_itf(c.trace, str(Path(trace_dir) / f"{name}.{safe}.itf.json"),
-                          description=f"lbrspec compare: shortest counterexample of {name} in {label}")
+                write_itf(without_ghosts(c.trace), str(Path(trace_dir) / f"{name}.{safe}.itf.json"),
+                          description=f"lbrspec compare: shortest counterexample of {name} in {label} (the "
+                                      f"comparison's ghost flags left out, so `lbrspec replay` takes it)")
     if output is not None:
         Path(output).write_text(markdown(cmp))
     if as_json:
@@ -106,6 +107,15 @@ def compare_cmd(design_refs: tuple[str, ...], sizes: SizeFlags, only: tuple[str,
         if output is not None:
             click.echo(f"wrote {output}")
     raise SystemExit(EXIT_HOLDS if cmp.complete else EXIT_UNDETERMINED)
+
+
+def without_ghosts(trace):
+    """The trace without the comparison's ghost flags (``seen_<observation>``): the states of the
+    model as every other command builds it."""
+    import dataclasses
+
+    states = [{k: v for k, v in st.items() if not k.startswith("seen_")} for st in trace.states]
+    return dataclasses.replace(trace, states=states)
 
 
 def _sizes(sizes: dict[str, int]) -> str:

@@ -183,7 +183,11 @@ def print_result(path: str, inst: Instance, trace: Trace, r: ReplayResult, origi
     else:
         echo(f"REPLAYS: all {len(trace)} steps are enabled and reach the recorded states; every invariant holds in every state")
     if trace.violation and r.ok and trace.violation not in {n for _, n in r.invariant_failures}:
-        echo(f"  note: the file says it violates {trace.violation}, which holds in every replayed state")
+        if trace.violation in {i.name for i in model.invariants}:
+            echo(f"  note: the file says it violates {trace.violation}, which holds in every replayed state")
+        else:
+            echo(f"  note: the file says it violates {trace.violation}, which model {model.name} does not declare "
+                 "(a property of lbrspec compare is built in only there)")
 
 
 def _summary(r: ReplayResult) -> str:
