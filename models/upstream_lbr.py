@@ -190,7 +190,7 @@ VARIANTS: dict[str, Variant] = {
 }
 DEFAULT_VARIANT = "upstream"
 
-#: The properties the merged design is known not to give (UPSTREAM.md: I7, I8, and I7 for the
+#: The properties the merged design is known not to give (raised on the list: I7, I8, and I7 for the
 #: records a freeze stopped), and two this model finds it does not give either: I3 (perf resets
 #: the LBR for a new event only if it is the pCPU's first LBR user, so with a host LBR event
 #: scheduled there the guest finds the host's records and LBR_SELECT), and

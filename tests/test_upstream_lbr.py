@@ -1,5 +1,5 @@
 """The merged (Linux 5.12+) guest LBR design, ``models/upstream_lbr.py``: every variant meets its
-expectation, the merged design breaks I7 and I8 (UPSTREAM.md) with the shortest counterexamples
+expectation, the merged design breaks I7 and I8 (known on the list) with the shortest counterexamples
 measured here, every goal is reached, liveness holds under its fairness, and the command line
 checks it as ``--model upstream_lbr``.
 
