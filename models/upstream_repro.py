@@ -339,8 +339,9 @@ PROPERTIES: dict[str, Property] = {
         "vmx_passthrough_lbr_msrs only cancels the pass-through and logs \"fail to passthrough LBR\", and perf's "
         "VM-entry MSR list (intel_guest_get_msrs) switches PERF_GLOBAL_CTRL and the PEBS MSRs, not DEBUGCTL. The KVM "
         "maintainer described it in `<ZJnEFTXMpQkXdHRj@google.com>`. For the host PMI to catch them, let the event "
-        "count in guest mode too (exclude_guest=0, e.g. `perf kvm --host --guest record ...`); with the perf "
-        "tool's default exclude_guest=1 only PMIs shortly after a VM-exit show them."),
+        "count in guest mode too (exclude_guest=0, e.g. `perf kvm --host --guest record ...`); where the perf tool "
+        "sets exclude_guest by default (event_attr_init; newer versions not always), only PMIs shortly after a "
+        "VM-exit show them."),
     "lbr_select_restored": Property(
         "LBR_SELECT across a context switch", "after the vCPU thread is switched back in, the guest's `rdmsr` of "
         "MSR_LBR_SELECT does not return the filter it programmed",
