@@ -44,6 +44,14 @@ Optional, with their defaults:
     Places where the code the model follows breaks the design's own promises, for the docs'
     findings page: objects with ``key``, ``title``, ``code``, ``props``, ``variant``, ``fix``,
     ``fix_source``, ``patch``, ``raised`` and ``function`` (see ``models/guest_lbr.py``).
+``REPRODUCERS: str | object``
+    Reproducer data for the docs' ``reproducers.md`` (see :mod:`lbrspec.docgen.reproducers`): a
+    module, or the name of one (``"package.module"``, imported only when the docs are generated,
+    as ``LEMMAS`` is), with ``ACTIONS`` (action name -> annotations, each with ``who``, ``does``,
+    ``functions``, ``commit``, and optional ``when`` (parameter values), ``switches`` (variant
+    switch values), ``command`` and ``lands``) and optionally
+    ``PROPERTIES``, ``SETUP``, ``CPU_NUMBERS``, ``INTRO``, ``VARIANT_NOTES``, ``SUMMARY_KINDS``
+    and ``SUMMARY_PROPERTIES`` (see ``models/upstream_repro.py``).  Default: no such page.
 ``doc_fairness_demos(props) -> Sequence[tuple[str, str, str, Liveness, Mapping | None, Mapping]]``
     Liveness checks with weaker assumptions shown by ``lbrspec docs``, given the model's
     liveness properties: (file stem, title, explanation, property, sizes or ``None`` for the
@@ -244,11 +252,11 @@ class ModelModule:
             raise InputError(f"model {self.name}: LEMMAS names {spec!r}, which has no function {func or 'groups'}")
         return fn
 
-    def _import_lemmas(self, modname: str) -> ModuleType:
+    def _import_lemmas(self, modname: str, what: str = "lemmas") -> ModuleType:
         try:
             return importlib.import_module(modname)
         except Exception as e:
-            raise InputError(f"model {self.name}: importing its lemmas {modname!r} raised {_one_line(e)}") from None
+            raise InputError(f"model {self.name}: importing its {what} {modname!r} raised {_one_line(e)}") from None
 
     # -- docs hooks ------------------------------------------------------------------------
     def doc_graph_sizes(self, model: Model) -> dict[str, int]:
@@ -263,6 +271,16 @@ class ModelModule:
         each with (at least) ``key``, ``title``, ``code``, ``props``, ``variant``, ``fix``,
         ``fix_source``, ``patch``, ``raised`` and ``function`` (see ``models/guest_lbr.py``)."""
         return list(getattr(self.module, "FINDINGS", ()))
+
+    def reproducers(self) -> Any | None:
+        """The model's reproducer data (``REPRODUCERS``, a module name imported here), or ``None``."""
+        spec = getattr(self.module, "REPRODUCERS", None)
+        if spec is None:
+            return None
+        d = self._import_lemmas(spec, "reproducer data") if isinstance(spec, str) else spec
+        if not isinstance(getattr(d, "ACTIONS", None), Mapping):
+            raise InputError(f"model {self.name}: REPRODUCERS has no ACTIONS mapping")
+        return d
 
     def doc_projections(self) -> list[tuple[str, str, list[str]]]:
         return [(stem, title, list(terms)) for stem, title, terms in getattr(self.module, "DOC_PROJECTIONS", ())]
@@ -436,6 +454,9 @@ def check_protocol(module: ModuleType, ref: str, name: str, kind: str) -> ModelM
     lemmas = getattr(module, "LEMMAS", None)
     if lemmas is not None and not (callable(lemmas) or (isinstance(lemmas, str) and lemmas)):
         raise bad("LEMMAS must be a function or the name of a module ('package.module[:function]')")
+    repro = getattr(module, "REPRODUCERS", None)
+    if repro is not None and isinstance(repro, str) and not _DOTTED.match(repro):
+        raise bad("REPRODUCERS must be a module or the name of one ('package.module')")
     _check_projections(getattr(module, "DOC_PROJECTIONS", None), bad)
     doc_text = getattr(module, "DOC_TEXT", None) or {}
     if not isinstance(doc_text, Mapping) or not all(isinstance(v, str) for v in doc_text.values()):

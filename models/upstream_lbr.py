@@ -918,3 +918,4 @@ def liveness(model: Model) -> tuple[Liveness, ...]:
 
 
 SORT_PLURALS = {"host_user": "host LBR users"}
+REPRODUCERS = "lbrspec_models.upstream_repro"  # reproducer data for `lbrspec docs` (models/upstream_repro.py)

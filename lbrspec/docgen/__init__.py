@@ -3,7 +3,9 @@
 :func:`plan` compares what the generator produces with what is on disk:
 
 * files to write (new or different), byte for byte;
-* generated files no longer produced (they carry the generated-file marker and are removed);
+* generated files no longer produced (they carry the generated-file marker and are removed), except
+  in a subfolder that holds a model's own generated docs (its generated ``README.md`` names the
+  model): that is another docs set, such as ``docs/upstream_lbr/`` inside guest_lbr's ``docs/``;
 * hand-written files in the way (a generated path held by a file without the marker): refused,
   never overwritten, so ``docs/architecture.md`` and any other hand-written page stay as they are.
 """
@@ -73,8 +75,13 @@ def plan(root: Path, files: dict[str, str]) -> Plan:
         if path.read_bytes() != text.encode("utf-8"):
             p.write.append(rel)
     if root.is_dir():
+        # a subfolder holding a model's own generated pages (docs/upstream_lbr/ inside guest_lbr's docs/) is
+        # another docs set: its files are neither this one's nor stale
+        nested = [d for d in sorted(root.rglob("*")) if d.is_dir() and generated_model(d) is not None]
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root).as_posix()
+            if any(d in path.parents for d in nested):
+                continue
             if path.is_file() and rel not in files and is_generated(path):
                 p.remove.append(rel)
     return p

@@ -50,6 +50,7 @@ from ..lang.spec import Invariant, Model, Variant
 from ..modelref import FairnessDemo, ModelModule, load_model
 from ..trace import Trace
 from ..trace.text import render as render_text
+from . import reproducers
 from .markdown import MARKER_DOT, block, code, page, table
 
 Progress = Callable[[str], None]
@@ -125,10 +126,12 @@ def compute(progress: Progress | None = None, source: ModelModule | None = None)
     model = source.build()
     inst = Instance(model, source.default_sizes(model))
     say(f"exploring {model.variant.name} on {inst.describe()}")
-    result = explore_vector(inst, symmetry=True)
+    # a default variant may break properties (upstream_lbr's does): every one is recorded, and the
+    # graph holds every reachable state, violating ones included
+    result = explore_vector(inst, symmetry=True, stop_at_violation=False, prune_violations=True)
     graph_inst = Instance(model, source.doc_graph_sizes(model))
     say(f"exploring {model.variant.name} on {graph_inst.describe()} with its graph")
-    graph = StateGraph(explore(graph_inst, keep_graph=True, check_deadlock=False))
+    graph = StateGraph(explore(graph_inst, keep_graph=True, check_deadlock=False, stop_at_violation=False))
     say("graph analysis")
     summary = summarise(graph)
     props = source.liveness(model)
@@ -216,6 +219,8 @@ def render(f: Facts) -> dict[str, str]:
             tr = vf.traces.get(fd.prop) if vf is not None else None
             if tr is not None:
                 files[f"findings/{fd.key}.dot"] = _dot(dot.sequence_diagram(sequence(tr, vf.model)))
+    if f.source.reproducers() is not None:
+        files["reproducers.md"] = reproducers.render(f.source, reproducers.from_facts(f), f.model.name)
     files["gallery/README.md"] = _gallery_index(f)
     for name, vf in f.variants.items():
         files[f"gallery/{name}.md"] = _gallery_page(f, vf)
@@ -301,7 +306,9 @@ def _overview(f: Facts) -> str:
         f"- [Graph analysis, liveness and projections](analysis.md) of the {m.variant.name} reachable graph.",
         "- [Counterexample gallery](gallery/README.md): each variant's counterexample as a sequence diagram and as text.",
     ] + ([f"- [Findings](findings.md): {len(src.findings())} places where the code breaks the design's promises, each "
-          "with its shortest trace and its fix."] if src.findings() else []) + [
+          "with its shortest trace and its fix."] if src.findings() else []) + (
+        [("- [Reproducers](reproducers.md): every property each variant breaks, its shortest trace as steps a kernel "
+          "developer can take, each with its kernel functions and commit.")] if src.reproducers() is not None else []) + [
         "- Machines: " + ", ".join(f"[{x.name}](machines/{x.name}.md)" for x in m.machines) + ".",
     ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written).",
           "- [Writing a model](language.md): a guide to the model language (hand-written)."] if project else []))
@@ -466,7 +473,14 @@ def _graph_inst(f: Facts) -> Instance:
 
 def _status_invariant(f: Facts, name: str) -> str:
     kind = "canonical states" if f.result.symmetry else "states"
-    explored = f"holds in all {f.result.states:,} {kind}" if f.result.violation is None else "violated"
+    broken = {c.prop: len(c.trace) for c in f.result.violations}
+    if name in broken:
+        explored = f"VIOLATED (shortest counterexample: {broken[name]} steps)"
+    elif broken:
+        explored = (f"holds in all {f.result.states:,} {kind} explored (states that break a state invariant are not "
+                    "expanded)")
+    else:
+        explored = f"holds in all {f.result.states:,} {kind}"
     return f"{explored}; {f.proofs[name]}" if name in f.proofs else explored
 
 
