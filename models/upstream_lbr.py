@@ -56,8 +56,9 @@ U6. Creating the vLBR event may fail (perf_event_create_kernel_counter returns a
     than the fixes modelled here).  CPUID without a vPMU and CPUID with an inconsistent CPU model
     are one value ("no vPMU"): in both, ``nr`` must be 0.
 U8. Perf resets the LBR for a new vLBR event only when it is the pCPU's first LBR user
-    (``intel_pmu_lbr_add``): a host LBR event scheduled on that pCPU (which the vLBR event does
-    not displace) counts as one.
+    (``intel_pmu_lbr_add``): a host CPU-pinned LBR event scheduled on that pCPU stays scheduled
+    while the vLBR event is installed and counts as one; a CPU-flexible one is scheduled out
+    before the task-pinned vLBR event is added (``ctx_resched``), so it does not.
 U7. A virtual PMI comes from a guest counter overflowing while the guest has DEBUGCTL.LBR set;
     the guest is assumed to set FREEZE_LBRS_ON_PMI with LBR (Linux guests do), and the vPMU is
     version 2 or 3, so KVM clears the guest's DEBUGCTL.LBR.
@@ -171,8 +172,9 @@ VARIANTS: dict[str, Variant] = {
         _variant("before-189ecdb3e112", "Fix undone: the host DEBUGCTL snapshot is taken at vcpu_load, long before "
                  "VM-entry.", "fix", expected="host_debugctl_restored", source="189ecdb3e112",
                  debugctl_snapshot_at_entry=False),
-        _variant("proposal-delay-release", "Proposal applied: the cleanup releases the event only after a slice in "
-                 "which the guest did not use the LBR (in-use prediction).", "proposal",
+        _variant("proposal-delay-release", "Proposal applied: a DEBUGCTL write with LBR set marks the event in use, "
+                 "and a cleanup that finds DEBUGCTL.LBR clear first clears the mark and keeps the event, so the event "
+                 "is released only at the second cleanup after the guest stopped recording.", "proposal",
                  expected="records_kept_across_resched", source="xiong-release", delay_release=True),
         _variant("proposal-keep-on-freeze", "Proposal applied: the cleanup does not release the event while the "
                  "DEBUGCTL.LBR clear of a virtual PMI's freeze is pending.  It keeps the records a freeze stopped "
@@ -264,7 +266,8 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
     snap = kvm.var("snap", BOOL, index=[V], init=False,
                    doc="KVM's snapshot of the host DEBUGCTL.LBR, written back after every VM-exit")
     used = kvm.var("used", BOOL, index=[V], init=False, when=delay, why="only the delayed release predicts use",
-                   doc="the guest used the LBR in this slice (the in-use prediction of the proposal)")
+                   doc="the proposal's in-use mark: set by a DEBUGCTL write with LBR set, cleared by a cleanup that "
+                       "finds DEBUGCTL.LBR clear (which then keeps the event one more time)")
     frozen = kvm.var("frozen", BOOL, index=[V], init=False, when=freeze_kept,
                      why="only the proposal remembers a pending freeze",
                      doc="a virtual PMI's freeze cleared DEBUGCTL.LBR and the guest has not written DEBUGCTL since")
@@ -337,7 +340,7 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
         "release_ok", {"v": V},
         lambda v: ~dbg[v] & (~used[v] if delay else TRUE) & (~frozen[v] if freeze_kept else TRUE),
         doc="the cleanup releases the event: the guest DEBUGCTL.LBR is clear"
-            + (" and the last slice did not use the LBR (proposal)" if delay else "")
+            + (" and the event is not marked in use (proposal: the first such cleanup clears the mark)" if delay else "")
             + (" and no freeze is pending (proposal)" if freeze_kept else ""),
     )
     releases = spec.define("releases_at_entry", {"v": V}, lambda v: req[v] & ~absent(v) & release_ok(v),
@@ -356,12 +359,12 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
     takes_now = spec.define("takes_at_access", {"v": V, "p": P, "fail": BOOL},
                             lambda v, p, fail: ((absent(v) & ~fail) | reenables(v, p)) & may_take(p),
                             doc="v's event becomes active on p at this access (created, or re-enabled)")
-    # intel_pmu_lbr_add resets the LBR only for the first LBR user of the pCPU; a host LBR event
-    # scheduled there is one (under the pinned-first proposal a flexible one is scheduled out first)
+    # intel_pmu_lbr_add resets the LBR only for the first LBR user of the pCPU; a host CPU-pinned
+    # LBR event scheduled there is one, a CPU-flexible one is scheduled out first (U8)
     fresh = spec.define("fresh_event", {"v": V, "p": P, "fail": BOOL},
-                        lambda v, p, fail: absent(v) & ~fail & may_take(p) & (TRUE if pinned_first else ~host_any(p)),
+                        lambda v, p, fail: absent(v) & ~fail & may_take(p) & (TRUE if pinned_first else ~pinned_holds(p)),
                         doc="a new event, never run, is the LBR's first user on p: perf resets the LBR"
-                            + ("" if pinned_first else " (not when a host LBR event is scheduled there)"))
+                            + ("" if pinned_first else " (not when a host CPU-pinned LBR event is scheduled there)"))
 
     # -- sched and userspace -------------------------------------------------------------------
     u_cpuid = uapi.transition(
@@ -407,7 +410,9 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
     k_host_dbg = kvm.transition(
         "host_set_debugctl", {"v": V, "p": P, "lbr": BOOL},
         guard=lambda v, p, lbr: in_host(v, p),
-        updates=lambda v, p, lbr: [dbg[v].becomes(ite(host_dbg_accepted(v, lbr), lbr, dbg[v]))],
+        updates=lambda v, p, lbr: [dbg[v].becomes(ite(host_dbg_accepted(v, lbr), lbr, dbg[v])),
+                                   *([used[v].becomes(used[v] | (lbr & host_dbg_accepted(v, lbr) & nr[v]))]
+                                     if delay else [])],
         doc="KVM_SET_MSRS writes DEBUGCTL: stored in the VMCS"
             + spec.text("host_debugctl_ignores_cpuid", " (the LBR bit accepted whatever the guest CPUID)",
                         " (the LBR bit refused unless guest LBR is enabled)") + "; the event is created if needed",
@@ -416,7 +421,6 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
         "sched_in_hook", {"v": V, "p": P},
         updates=lambda v, p: [
             req[v].becomes(~absent(v) | req[v]),
-            *([used[v].becomes(False)] if delay else []),
             *([] if snap_at_entry else [snap[v].becomes(host_any(p) & ~regains(v, p))]),
         ],
         doc="kvm_arch_sched_in: the vPMU has events, request a PMU cleanup" + (
@@ -432,7 +436,6 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
         updates=lambda v, p, fail: [
             in_guest[v].becomes(False),
             pc[v].becomes(ite(exit_to_check(v, fail), Pc.CHECK, Pc.IDLE)),
-            *([used[v].becomes(True)] if delay else []),
         ],
         doc="VM-exit on an intercepted LBR MSR access; with no event KVM creates one (fail: creation fails)"
             + spec.text("create_test_fixed", ", a failed creation is a dummy access",
@@ -455,7 +458,7 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
         updates=lambda v, p, lbr, fail: [
             in_guest[v].becomes(False), dbg[v].becomes(lbr),
             *([frozen[v].becomes(False)] if freeze_kept else []),
-            *([used[v].becomes(True)] if delay else []),
+            *([used[v].becomes(used[v] | lbr)] if delay else []),
         ],
         doc="VM-exit on a guest DEBUGCTL write: the VMCS field written; with LBR set and no event, the event is "
             "created (a failure is ignored)",
@@ -473,6 +476,7 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
             in_guest[v].becomes(True), req[v].becomes(False),
             passthru[v].becomes(owns_after(v, p)),
             *([snap[v].becomes(host_any(p) & ~owns_after(v, p))] if snap_at_entry else []),
+            *([used[v].becomes(used[v] & ~(req[v] & ~absent(v) & ~dbg[v]))] if delay else []),
         ],
         doc="vcpu_enter_guest: service the PMU request (release the event if DEBUGCTL.LBR is clear), "
             + spec.text("debugctl_snapshot_at_entry", "snapshot the host DEBUGCTL with interrupts off, ", "")
@@ -480,7 +484,6 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
     )
     k_direct = kvm.transition(
         "direct_access", {"v": V, "p": P}, guard=lambda v, p: runs_on(v, p) & in_guest[v] & passthru[v],
-        updates=lambda v, p: [used[v].becomes(True)] if delay else [],
         doc="the guest touches a passed-through LBR MSR: no VM-exit")
     k_reset = kvm.transition(
         "reset", {"v": V, "p": P}, guard=lambda v, p: in_host(v, p),

@@ -231,7 +231,8 @@ ACTIONS: dict[str, list[Step]] = {
     ],
     "vmenter": [
         Step("KVM", "`KVM_RUN` (re-)enters the guest: the PMU cleanup releases the vLBR event only if the guest's "
-             "DEBUGCTL.LBR is clear and the guest did not use the LBR in the last slice (the proposal, "
+             "DEBUGCTL.LBR is clear and the event is not marked in use; a cleanup that finds DEBUGCTL.LBR clear first "
+             "only clears the mark, which a DEBUGCTL write with LBR set makes (the proposal, "
              "`<20230921082957.44628-2-xiong.y.zhang@intel.com>`); pass-through set or cancelled, VM-entry loads "
              "the guest's DEBUGCTL", "vcpu_enter_guest -> kvm_pmu_handle_event -> intel_pmu_cleanup (in-use "
              "prediction); vmx_passthrough_lbr_msrs", "proposal (not merged)", switches={"delay_release": True}),
@@ -375,10 +376,9 @@ VARIANT_NOTES: dict[str, str] = {
     "proposal-delay-release": (
         "The patch (`<20230921082957.44628-2-xiong.y.zhang@intel.com>`) marks the LBR as in use when DEBUGCTL is "
         "written with LBR set, and clears the mark in the PMU cleanup that finds DEBUGCTL.LBR clear: the event goes "
-        "only at the second such cleanup, two reschedules later. The model sets its mark (`used`) on the guest's LBR "
-        "MSR accesses and DEBUGCTL writes and clears it at sched-in, before the cleanup of the next VM-entry reads it, so this variant "
-        "releases the event when upstream does and its counterexamples are upstream's. Under the patch's rule I7 "
-        "still breaks, after two reschedules (13 steps on a copy of the model changed that way)."),
+        "only at the second such cleanup, two reschedules later. The release is delayed, not avoided: a guest that "
+        "reads its records only after a second reschedule still finds them gone, so I7 breaks in 13 steps instead "
+        "of upstream's 10."),
 }
 
 #: Which properties the page's summary of the proposals shows, by label.
