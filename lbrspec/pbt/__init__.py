@@ -13,8 +13,10 @@
   removes the steps Hypothesis's shrinker left in (:mod:`lbrspec.pbt.minimize`).
 * :func:`simulate` runs seeded random walks on instances too large to explore (``lbrspec simulate``).
 * :mod:`lbrspec.pbt.conformance`: the same machine drives an implementation under test through an
-  :class:`~lbrspec.pbt.conformance.Adapter` and compares it with the model after every step;
-  :mod:`lbrspec.pbt.examples.kvm_lbr` is a worked example.
+  :class:`~lbrspec.pbt.conformance.Adapter` and compares it with the model after every step
+  (:func:`~lbrspec.pbt.conformance.drive_graph`: every edge of a small instance's graph instead);
+  :mod:`lbrspec.pbt.examples.kvm_lbr` (v8) and :mod:`lbrspec.pbt.examples.upstream_kvm_lbr` (the
+  merged design) are worked examples.
 * :mod:`lbrspec.pbt.profiles`: the ``ci`` Hypothesis profile.
 """
 

@@ -33,11 +33,21 @@ through the states that break an invariant, and only the comparison can fail.
 :func:`drive` takes one given trace of the model (a counterexample from the explorer, say) and
 performs it on an adapter step by step, with or without comparing: that is how a model's
 counterexample is reproduced on the implementation.
+
+:func:`drive_graph` is the exhaustive counterpart of the random walks on a small instance: every
+edge of the model's reachable graph is taken by the implementation, each from the state the
+explorer's shortest path to the edge's source leaves it in (edge coverage; the implementation's
+state may depend on more of the history than the model's does, which the walks explore).  An
+adapter is cloned at each state (by its ``clone()`` if it has one, else :func:`copy.deepcopy`); where
+it cannot be copied (a Python generator in flight, say: ``TypeError``) it is re-driven from the
+nearest state on the path where it could.
 """
 
 from __future__ import annotations
 
+import copy
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Mapping, NoReturn, Protocol
 
@@ -91,7 +101,9 @@ class Adapter(Protocol):
     """What the conformance check needs from an implementation under test.
 
     An adapter may also have ``judged`` (step invariant names) and ``broken()`` (those the last
-    step broke); see the module docstring.
+    step broke), see the module docstring; and ``clone()``, an independent copy of itself for
+    :func:`drive_graph` (``TypeError`` where it cannot be copied), if :func:`copy.deepcopy` is not
+    the right or the quick way.
     """
 
     def start(self, model: ModelView) -> None: ...
@@ -149,8 +161,8 @@ def step_judge(inst: Instance, adapter: Adapter) -> StepJudge | None:
     return judge
 
 
-def definition_value(inst: Instance, state: State, name: str, args: tuple[Value, ...] | list[Value]) -> Value:
-    """Evaluate the model's definition ``name`` on display-valued arguments."""
+def _bound_definition(inst: Instance, name: str, args: tuple[Value, ...] | list[Value]):
+    """The model's definition ``name`` and its parameters bound to display-valued arguments."""
     defn = next((d for d in inst.model.definitions if d.name == name), None)
     if defn is None:
         raise InputError(f"the model has no definition {name!r}")
@@ -164,22 +176,50 @@ def definition_value(inst: Instance, state: State, name: str, args: tuple[Value,
             env[p] = p.dom.encode(a, inst.sizes)
         except ValueError as e:
             raise InputError(f"{name}: {e}") from None
+    return defn, env
+
+
+def _evaluate_bound(inst: Instance, state: State, defn, env) -> Value:
     code = evaluate(defn.body, inst, state, env)
     if isinstance(defn.body.dom, BoolDomain):
         return bool(code)
     return defn.body.dom.decode(int(code), inst.sizes)
 
 
+def definition_value(inst: Instance, state: State, name: str, args: tuple[Value, ...] | list[Value]) -> Value:
+    """Evaluate the model's definition ``name`` on display-valued arguments."""
+    defn, env = _bound_definition(inst, name, args)
+    return _evaluate_bound(inst, state, defn, env)
+
+
+#: Per instance, each observation key read: a slot index, or a definition with its arguments bound.
+_KEYS: dict[int, tuple[Instance, dict[str, object]]] = {}
+
+
 def model_value(inst: Instance, state: State, key: str) -> Value:
     """The model's value of observation ``key`` (a slot, or a definition applied to elements)."""
-    i = inst.slot_index.get(key)
-    if i is not None:
-        return inst.decode_slot(i, state[i])
-    m = _APPLICATION.match(key)
-    if m is None:
-        raise InputError(f"observation {key!r} is neither a slot of the model nor a definition applied to elements")
-    args = [a.strip() for a in m.group(2).split(",")] if m.group(2).strip() else []
-    return definition_value(inst, state, m.group(1), args)
+    cached = _KEYS.get(id(inst))
+    if cached is None or cached[0] is not inst:
+        if len(_KEYS) >= 64:  # it keeps its instances alive: a bounded few
+            _KEYS.clear()
+        cached = _KEYS[id(inst)] = (inst, {})
+    keys = cached[1]
+    how = keys.get(key)
+    if how is None:
+        i = inst.slot_index.get(key)
+        if i is not None:
+            how = i
+        else:
+            m = _APPLICATION.match(key)
+            if m is None:
+                raise InputError(f"observation {key!r} is neither a slot of the model nor a definition applied to "
+                                 "elements")
+            args = [a.strip() for a in m.group(2).split(",")] if m.group(2).strip() else []
+            how = _bound_definition(inst, m.group(1), args)
+        keys[key] = how
+    if isinstance(how, int):
+        return inst.decode_slot(how, state[how])
+    return _evaluate_bound(inst, state, *how)  # type: ignore[misc]
 
 
 def differences(inst: Instance, state: State, observed: Mapping[str, Value]) -> list[tuple[str, Value, Value]]:
@@ -349,3 +389,134 @@ def unroll(trace: Trace, laps: int = 2) -> Trace:
         states += trace.states[trace.loop + 1:]
         steps += trace.steps[trace.loop:]
     return Trace(trace.model, trace.variant, dict(trace.sizes), states, steps, trace.violation, None, dict(trace.meta))
+
+
+@dataclass
+class GraphResult:
+    """What :func:`drive_graph` saw: the graph, the work, and the shortest differing run found.
+
+    ``edges``: the edges the implementation took and was compared after (all of them when it
+    conforms); ``steps``: the adapter steps performed, re-driving included; ``failure``: the
+    shortest run found whose last step differs (a path of the explorer's, then the edge), driven
+    again from the initial state by :func:`drive`, or ``None``.
+    """
+
+    instance: Instance
+    states: int
+    edges_total: int
+    edges: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    failure: DriveResult | None = None
+
+    @property
+    def conforms(self) -> bool:
+        return self.failure is None
+
+
+def drive_graph(
+    inst: Instance,
+    adapter: Callable[[], Adapter],
+    *,
+    max_states: int | None = 200_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> GraphResult:
+    """Take every edge of ``inst``'s reachable graph on a fresh copy of the implementation at the
+    edge's source, reached along the explorer's shortest path, and compare after it (state and
+    judged step properties, as the rule machine does).  The search returns the shortest differing
+    run found, looking no deeper than it once one is found.  ``progress(edges, steps)`` is called
+    every thousand edges.  The graph must be complete within ``max_states``."""
+    from ..explicit.explore import explore
+    from ..trace import trace_from_states
+
+    t0 = time.perf_counter()
+    r = explore(inst, keep_graph=True, stop_at_violation=False, check_deadlock=False, max_states=max_states)
+    if not r.complete or r.edges is None or r.compiled is None:
+        raise InputError(f"drive_graph needs the whole reachable graph of {inst.describe()}; exploring it stopped: "
+                         f"{r.stop_reason}")
+    states, parent, actions = r._states, r._parent, r.compiled.actions
+    out: dict[int, list[tuple[int, int]]] = {}
+    for s, t, aid in r.edges:
+        out.setdefault(s, []).append((t, aid))
+    res = GraphResult(inst, len(states), len(r.edges))
+    first = adapter()
+    judge = step_judge(inst, first)
+    best: list[int] | None = None  # the path (states) of the shortest differing run found
+
+    def step(ad: Adapter, s: int, aid: int, t: int) -> bool:
+        """Perform edge (s, aid, t) on ``ad``: whether it conforms."""
+        ai = actions[aid]
+        res.steps += 1
+        try:
+            ad.perform(ai.action.name, inst.decode_params(ai.action, ai.params), ModelView(inst, states[s]))
+        except LbrspecError:
+            raise
+        except Exception:  # refused, or raised: a difference (drive() says which, on the final run)
+            return False
+        if differences(inst, states[t], ad.observe()):
+            return False
+        return not (judge is not None and judge.differences(ai.action, ai.params, states[s], ad))
+
+    def clone(ad: Adapter) -> Adapter | None:
+        own = getattr(ad, "clone", None)
+        try:
+            return own() if callable(own) else copy.deepcopy(ad)
+        except (TypeError, copy.Error):
+            return None
+
+    def redrive(base: Adapter, aids: list[int], path: list[int], frm: int) -> Adapter:
+        """A copy of ``base`` (the adapter at ``path[frm]``) driven on to the end of ``path``."""
+        ad = clone(base)
+        assert ad is not None
+        for i in range(frm, len(aids)):
+            ai = actions[aids[i]]
+            res.steps += 1
+            ad.perform(ai.action.name, inst.decode_params(ai.action, ai.params), ModelView(inst, states[path[i]]))
+        return ad
+
+    # Depth-first over the explorer's tree.  A frame: the state, the path of states to it and its
+    # edges, the adapter at it (never stepped: each edge gets a copy), and the nearest state on the
+    # path where the adapter could be copied, with that adapter (to re-drive from when it cannot).
+    roots = [sid for sid in range(len(states)) if parent[sid][0] < 0]
+    tree_edge = {t: (p, a) for t, (p, a) in enumerate(parent) if p >= 0}
+    Frame = tuple[int, list[int], list[int], Adapter, Adapter | None, int]
+    stack: list[Frame] = []
+    best_aids: list[int] = []
+    for root in reversed(roots):
+        ad = adapter()
+        ad.start(ModelView(inst, states[root]))
+        if differences(inst, states[root], ad.observe()):
+            best = [root]
+            break
+        stack.append((root, [root], [], ad, None, 0))
+    while stack and (best is None or len(best) > 1):
+        s, path, aids, ad_s, base, base_at = stack.pop()
+        if best is not None and len(path) + 1 >= len(best):
+            continue
+        copyable = True
+        children: list[Frame] = []
+        for t, aid in out.get(s, ()):
+            b = clone(ad_s) if copyable else None
+            if b is None:
+                copyable = False
+                if base is None:
+                    raise InputError("drive_graph: the adapter cannot be copied in an initial state")
+                b = redrive(base, aids, path, base_at)
+            res.edges += 1
+            if progress is not None and res.edges % 1000 == 0:
+                progress(res.edges, res.steps)
+            if not step(b, s, aid, t):
+                if best is None or len(path) + 1 < len(best):
+                    best, best_aids = path + [t], aids + [aid]
+                continue
+            if tree_edge.get(t) == (s, aid):
+                children.append((t, path + [t], aids + [aid], b, None, 0))
+        # the children re-drive from here if this adapter could be copied, else from this state's base
+        nb, nat = (ad_s, len(path) - 1) if copyable else (base, base_at)
+        stack.extend((t, pth, a, b, nb, nat) for t, pth, a, b, _, _ in reversed(children))
+    res.seconds = time.perf_counter() - t0
+    if best is not None:
+        steps_ = [(actions[a].action, actions[a].params) for a in best_aids]
+        trace = trace_from_states(inst, [states[x] for x in best], steps_)
+        res.failure = drive(inst, trace, adapter())
+    return res
