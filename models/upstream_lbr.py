@@ -96,6 +96,7 @@ SOURCES = {
     "098f4c061ea1": "LBR_FMT not advertised on hosts with architectural LBR (<20230128001427.2548858-1-seanjc@google.com>)",
     "b333b8ebb85d": "a host-initiated DEBUGCTL write ignores guest CPUID",
     "189ecdb3e112": "host DEBUGCTL snapshot taken with interrupts off before VM-entry (<20250224181315.2376869-4-seanjc@google.com>)",
+    "1647b52757d5": "kvm_pmu_refresh resets the PMU first, which releases the vLBR event (6.8)",
     "9aa4f622460f": "the lazy release of the vLBR event through the PMU request",
     "e6209a3bef79": "the virtual PMI's legacy freeze clears the guest's DEBUGCTL.LBR",
     "xiong-release": "proposal 2023: delay the release one slice, keep the event while a freeze is pending "
@@ -120,6 +121,7 @@ FIXES: dict[str, str] = {
     "no_lbr_fmt_on_arch_host": "098f4c061ea1",
     "host_debugctl_ignores_cpuid": "b333b8ebb85d",
     "debugctl_snapshot_at_entry": "189ecdb3e112",
+    "refresh_releases_event": "1647b52757d5",
 }
 PROPOSALS: dict[str, str] = {
     "delay_release": "xiong-release",
@@ -172,6 +174,11 @@ VARIANTS: dict[str, Variant] = {
         _variant("before-189ecdb3e112", "Fix undone: the host DEBUGCTL snapshot is taken at vcpu_load, long before "
                  "VM-entry.", "fix", expected="host_debugctl_restored", source="189ecdb3e112",
                  debugctl_snapshot_at_entry=False),
+        _variant("before-1647b52757d5", "Fix undone: a PMU refresh keeps the vLBR event, so an event that a host "
+                 "DEBUGCTL write created outlives a refresh that turns guest LBR off: it keeps the LBR from host "
+                 "events for a guest that cannot use it, and, the vPMU gone, no cleanup is ever requested for it.",
+                 "fix", expected="vlbr_event_only_with_lbr_enabled",
+                 source="1647b52757d5", refresh_releases_event=False),
         _variant("proposal-delay-release", "Proposal applied: a DEBUGCTL write with LBR set marks the event in use, "
                  "and a cleanup that finds DEBUGCTL.LBR clear first clears the mark and keeps the event, so the event "
                  "is released only at the second cleanup after the guest stopped recording.", "proposal",
@@ -263,6 +270,8 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
     nr = kvm.var("nr", BOOL, index=[V], init=False, doc="the vCPU's LBR record count is non-zero: guest LBR enabled")
     req = kvm.var("req", BOOL, index=[V], init=False, doc="a PMU cleanup request (KVM_REQ_PMU) is pending")
     passthru = kvm.var("passthru", BOOL, index=[V], init=False, doc="the LBR MSRs are passed through")
+    bugged = kvm.var("bugged", BOOL, init=False,
+                     doc="KVM_BUG_ON fired: the VM is bugged and every later vCPU ioctl, KVM_RUN included, fails")
     snap = kvm.var("snap", BOOL, index=[V], init=False,
                    doc="KVM's snapshot of the host DEBUGCTL.LBR, written back after every VM-exit")
     used = kvm.var("used", BOOL, index=[V], init=False, when=delay, why="only the delayed release predicts use",
@@ -286,7 +295,7 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
     lbr_hw, rec, sel = common.add_lbr_hw(spec, ["userspace", "sched", "kvm", "vlbr_event", "host", "lbr_ctxsw"])
 
     ctxsw = spec.machine("lbr_ctxsw", doc="Perf's LBR context switch of the vCPU thread (call-stack mode).",
-                         reads=["sched", "kvm", "vlbr_event", "lbr_hw", "host"], patch=cite("5863702561e6"))
+                         reads=["sched", "kvm", "vlbr_event", "lbr_hw", "host", "userspace"], patch=cite("5863702561e6"))
     saved_rec = ctxsw.var("saved_rec", Tag, index=[V], init="none", doc="whose records the saved LBR stack holds")
     saved_sel = ctxsw.var("saved_sel", Tag, index=[V], init="none", when=sw["lbr_select_ctxsw"],
                           why="LBR_SELECT is saved only since 5863702561e6", doc="whose LBR_SELECT was saved")
@@ -306,7 +315,8 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
     # -- definitions ---------------------------------------------------------------------------
     runs_on = spec.define("runs_on", {"v": V, "p": P}, lambda v, p: running[v] & (cpu[v] == p),
                           doc="vCPU thread v is running on pCPU p")
-    in_host = spec.define("in_host", {"v": V, "p": P}, lambda v, p: runs_on(v, p) & ~in_guest[v] & (pc[v] == Pc.IDLE),
+    in_host = spec.define("in_host", {"v": V, "p": P},
+                          lambda v, p: runs_on(v, p) & ~in_guest[v] & (pc[v] == Pc.IDLE) & ~bugged(),
                           doc="v's thread runs on p in host mode, between exits (where ioctls and VM-entry run)")
     owns = spec.define("owns", {"v": V, "p": P}, lambda v, p: (ev[v] == Ev.ACTIVE) & (cpu[v] == p),
                        doc="v's vLBR event is active on p: the guest has p's LBR")
@@ -383,15 +393,35 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
         "set_perf_caps", {"v": V, "p": P, "lbr": BOOL}, guard=lambda v, p, lbr: in_host(v, p),
         updates=lambda v, p, lbr: [caps[v].becomes(ite(caps_accepted(v, lbr), lbr, caps[v]))],
         doc="userspace writes PERF_CAPABILITIES with LBR_FMT equal to the host's (lbr) or 0")
+    caps_refresh = spec.define("caps_refresh", {"v": V, "lbr": BOOL},
+                               lambda v, lbr: caps_accepted(v, lbr) & (caps[v] != lbr),
+                               doc="a PERF_CAPABILITIES write is accepted and changes the value: KVM refreshes the PMU")
     u_run = uapi.transition("first_run", {"v": V}, updates=lambda v: [ran[v].becomes(True)],
                             doc="KVM_RUN enters the guest")
 
     # -- kvm ----------------------------------------------------------------------------------
+    refresh_bug_run = spec.define(
+        "refresh_bugs_vm_after_run", {"v": V},
+        (lambda v: ran[v]) if sw["refresh_after_run_bugs_vm"] else (lambda v: FALSE),
+        doc="a PMU refresh now hits KVM_BUG_ON: the vCPU has run (3a6de51a437f), so the refresh returns at once")
+    refresh_bug_passthru = spec.define(
+        "refresh_bugs_vm_passed_through", {"v": V},
+        (lambda v: passthru[v] & ~refresh_bug_run(v)) if sw["refresh_zeroes_nr"] else (lambda v: FALSE),
+        doc="a PMU refresh now hits KVM_BUG_ON: the LBR MSRs are passed through (957d0f70e97b); nr is already 0")
+    refresh_releases = spec.define(
+        "refresh_releases", {"v": V, "go": BOOL},
+        (lambda v, go: go & ~refresh_bug_run(v) & ~absent(v)) if sw["refresh_releases_event"]
+        else (lambda v, go: FALSE),
+        doc="the refresh resets the PMU first, releasing v's event (1647b52757d5)")
     k_refresh = kvm.transition(
         "pmu_refresh", {"v": V, "go": BOOL, "pmu": BOOL, "lbr": BOOL},
-        updates=lambda v, go, pmu, lbr: [nr[v].becomes(ite(go, pmu & lbr if sw["refresh_zeroes_nr"]
-                                                           else ite(pmu, lbr, nr[v]), nr[v])),
-                                         *obs.mark("host_never_warns", go & ran[v])],
+        updates=lambda v, go, pmu, lbr: [
+            nr[v].becomes(ite(go & ~refresh_bug_run(v), ite(refresh_bug_passthru(v), FALSE, pmu & lbr)
+                              if sw["refresh_zeroes_nr"] else ite(pmu, lbr, nr[v]), nr[v])),
+            bugged().becomes(bugged() | (go & (refresh_bug_run(v) | refresh_bug_passthru(v)))),
+            # kvm_pmu_reset, first thing in a refresh since 1647b52757d5, drops a pending cleanup
+            *([req[v].becomes(req[v] & ~(go & ~refresh_bug_run(v)))] if sw["refresh_releases_event"] else []),
+            *obs.mark("host_never_warns", go & (refresh_bug_run(v) | refresh_bug_passthru(v)))],
         doc="kvm_pmu_refresh: nr is non-zero iff a vPMU, the host's CPU model and LBR_FMT"
             + spec.text("refresh_zeroes_nr", " (zeroed first)", " (without a vPMU it returns early, nr unchanged)")
             + spec.text("refresh_after_run_bugs_vm", "; after KVM_RUN it WARNs and bugs the VM", ""),
@@ -420,10 +450,10 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
     k_sched_in = kvm.transition(
         "sched_in_hook", {"v": V, "p": P},
         updates=lambda v, p: [
-            req[v].becomes(~absent(v) | req[v]),
+            req[v].becomes((~absent(v) & pmu_ok[v]) | req[v]),
             *([] if snap_at_entry else [snap[v].becomes(host_any(p) & ~regains(v, p))]),
         ],
-        doc="kvm_arch_sched_in: the vPMU has events, request a PMU cleanup" + (
+        doc="kvm_arch_sched_in: a vPMU (version non-zero) with events: request a PMU cleanup" + (
             "" if snap_at_entry else "; vcpu_load snapshots the host DEBUGCTL"),
     )
     k_out = kvm.transition("preempted", {"v": V}, guard=lambda v: pc[v] != Pc.ACCESS,
@@ -464,7 +494,7 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
             "created (a failure is ignored)",
     )
     k_vpmi = kvm.transition(
-        "virtual_pmi", {"v": V, "p": P}, guard=lambda v, p: runs_on(v, p) & in_guest[v] & dbg[v] & nr[v],
+        "virtual_pmi", {"v": V, "p": P}, guard=lambda v, p: runs_on(v, p) & in_guest[v] & dbg[v] & nr[v] & pmu_ok[v],
         updates=lambda v, p: [in_guest[v].becomes(False), dbg[v].becomes(False),
                               *([frozen[v].becomes(True)] if freeze_kept else [])],
         doc="a guest counter overflows: VM-exit for the host PMI, KVM injects a virtual PMI and, the guest having "
@@ -474,13 +504,13 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
         "vmenter", {"v": V, "p": P}, guard=lambda v, p: in_host(v, p),
         updates=lambda v, p: [
             in_guest[v].becomes(True), req[v].becomes(False),
-            passthru[v].becomes(owns_after(v, p)),
+            passthru[v].becomes(ite(nr[v], owns_after(v, p), passthru[v])),
             *([snap[v].becomes(host_any(p) & ~owns_after(v, p))] if snap_at_entry else []),
             *([used[v].becomes(used[v] & ~(req[v] & ~absent(v) & ~dbg[v]))] if delay else []),
         ],
         doc="vcpu_enter_guest: service the PMU request (release the event if DEBUGCTL.LBR is clear), "
             + spec.text("debugctl_snapshot_at_entry", "snapshot the host DEBUGCTL with interrupts off, ", "")
-            + "pass the LBR MSRs through iff the event exists and is active, enter the guest",
+            + "if guest LBR is enabled, pass the LBR MSRs through iff the event exists and is active, enter the guest",
     )
     k_direct = kvm.transition(
         "direct_access", {"v": V, "p": P}, guard=lambda v, p: runs_on(v, p) & in_guest[v] & passthru[v],
@@ -519,6 +549,10 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
                                 updates=lambda v: [ev[v].becomes(ite(releases(v), Ev.FREED, ev[v])),
                                                    *obs.mark("no_release_while_guest_uses_lbr", releases(v) & dbg[v])],
                                 doc="the PMU cleanup releases the event (DEBUGCTL.LBR clear)")
+    e_refresh = vlbr.transition("release_at_refresh", {"v": V, "go": BOOL},
+                                updates=lambda v, go: [ev[v].becomes(ite(refresh_releases(v, go), Ev.FREED, ev[v]))],
+                                doc="kvm_pmu_refresh resets the PMU first: intel_pmu_reset releases the event "
+                                    "(1647b52757d5)")
     e_reset = vlbr.transition("release_at_reset", {"v": V},
                               updates=lambda v: [ev[v].becomes(ite(absent(v), ev[v], Ev.FREED))],
                               doc="intel_pmu_reset releases the event")
@@ -632,6 +666,11 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
         updates=lambda h, p: [rec[p].becomes(ite(vlbr_on(p), rec[p], Tag.host)),
                               sel[p].becomes(ite(vlbr_on(p), sel[p], Tag.host))],
         doc="a CPU-flexible host event that gets the LBR enabled programs it (U1)")
+    l_refresh = lbr_hw.transition(
+        "host_resumes_at_refresh", {"v": V, "p": P, "go": BOOL},
+        updates=lambda v, p, go: [rec[p].becomes(ite(refresh_releases(v, go) & owns(v, p) & host_any(p), Tag.host, rec[p])),
+                                  sel[p].becomes(ite(refresh_releases(v, go) & owns(v, p) & host_any(p), Tag.host, sel[p]))],
+        doc="an event the refresh released gives the LBR back to a host event on p")
     l_reset = lbr_hw.transition(
         "host_resumes_at_reset", {"v": V, "p": P},
         updates=lambda v, p: [rec[p].becomes(ite(owns(v, p) & host_any(p), Tag.host, rec[p])),
@@ -651,6 +690,12 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
                            *([saved_sel[v].becomes(ite(releases(v), Tag.none, saved_sel[v]))]
                              if sw["lbr_select_ctxsw"] else [])],
         doc="a released event's saved LBR state goes with it")
+    c_drop_refresh = ctxsw.transition(
+        "drop_at_refresh", {"v": V, "go": BOOL},
+        updates=lambda v, go: [saved_rec[v].becomes(ite(refresh_releases(v, go), Tag.none, saved_rec[v])),
+                               *([saved_sel[v].becomes(ite(refresh_releases(v, go), Tag.none, saved_sel[v]))]
+                                 if sw["lbr_select_ctxsw"] else [])],
+        doc="an event the refresh released takes its saved LBR state with it")
     c_drop = ctxsw.transition(
         "drop", {"v": V}, updates=lambda v: [saved_rec[v].becomes(Tag.none),
                                              *([saved_sel[v].becomes(Tag.none)] if sw["lbr_select_ctxsw"] else [])],
@@ -680,10 +725,13 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
 
     # -- synchronised steps -------------------------------------------------------------------
     spec.sync("kvm_set_cpuid", {"v": V, "p": P, "ok": BOOL},
-              lambda v, p, ok: [u_cpuid(v, p, ok), k_refresh(v, TRUE, ok, caps[v])],
+              lambda v, p, ok: [u_cpuid(v, p, ok), k_refresh(v, TRUE, ok, caps[v]), e_refresh(v, TRUE),
+                                l_refresh(v, p, TRUE), c_drop_refresh(v, TRUE)],
               doc="userspace sets the vCPU's CPUID (before the first KVM_RUN); KVM refreshes the PMU")
     spec.sync("kvm_set_perf_caps", {"v": V, "p": P, "lbr": BOOL},
-              lambda v, p, lbr: [u_caps(v, p, lbr), k_refresh(v, caps_accepted(v, lbr) & (caps[v] != lbr), pmu_ok[v], lbr)],
+              lambda v, p, lbr: [u_caps(v, p, lbr), k_refresh(v, caps_refresh(v, lbr), pmu_ok[v], lbr),
+                                 e_refresh(v, caps_refresh(v, lbr)), l_refresh(v, p, caps_refresh(v, lbr)),
+                                 c_drop_refresh(v, caps_refresh(v, lbr))],
               doc="userspace writes PERF_CAPABILITIES; if accepted and changed, KVM refreshes the PMU")
     spec.sync("host_set_debugctl", {"v": V, "p": P, "lbr": BOOL},
               lambda v, p, lbr: [k_host_dbg(v, p, lbr), e_create_dbg(v, p, lbr & host_dbg_accepted(v, lbr), FALSE),
@@ -761,9 +809,16 @@ def build(variant: str = DEFAULT_VARIANT, observe=()) -> Model:
         lambda v, p, r: implies(r == Read.REAL, ~foreign(v, rec[p]) & ~foreign(v, sel[p])),
         doc="I3: a guest read returns the guest's own LBR data or 0, never the host's or another vCPU's.")
     spec.invariant(
+        "vlbr_event_only_with_lbr_enabled",
+        forall(V, lambda v: implies(~absent(v), nr[v])),
+        doc="A vLBR event exists only while guest LBR is enabled (nr non-zero): a refresh that turns it off "
+            "releases the event (1647b52757d5), which would otherwise keep the LBR from host events for a guest that "
+            "cannot use it.")
+    spec.invariant(
         "lbr_enabled_only_when_consistent",
-        forall(V, lambda v: implies(nr[v], caps[v] & pmu_ok[v] & ~arch_host())),
-        doc="I4: nr > 0 only with a matching LBR_FMT, a vPMU with a consistent CPU model, and legacy LBR.")
+        forall(V, lambda v: implies(nr[v] & ~bugged(), caps[v] & pmu_ok[v] & ~arch_host())),
+        doc="I4: nr > 0 only with a matching LBR_FMT, a vPMU with a consistent CPU model, and legacy LBR (in a VM "
+            "that can still run: a refresh that bugs the VM returns before it updates nr).")
     spec.step_invariant(
         "release_only_with_debugctl_lbr_clear", e_release, lambda v: implies(releases(v), ~dbg[v]),
         doc="I5: the cleanup releases the event only with the guest's DEBUGCTL.LBR clear (reset releases it too).")

@@ -4,7 +4,7 @@ agrees with its ``before-COMMIT`` variant; 6.14's exact code shows the model's o
 Hypothesis run on ``upstream`` finds a violation whose shrunk trace replays.
 
 Bounded for CI: the exhaustive checks take every edge of the 1 vCPU x 1 pCPU x 1 host user graph
-(39,042 edges for upstream) only where a row must agree with ``upstream``, or stops early where it
+(25,286 edges for upstream) only where a row must agree with ``upstream``, or stops early where it
 must differ; the pre-fix renderings' agreement is checked on seeded walks here and on every edge
 in the slow tier, with the command line and the generated pytest TestCase.
 """
@@ -30,6 +30,7 @@ from lbrspec_models import upstream_lbr
 GRAPH = {"vCPU": 1, "pCPU": 1, "host_user": 1}
 #: What each pre-fix rendering's shortest difference from upstream is: its length and the observation.
 PRE_FIX_DIFFERS = {
+    "before-1647b52757d5": (5, "kvm_set_cpuid", "absent(v0) is true in the model but false in the implementation"),
     "before-67b45af946ec": (5, "guest_lbr_exit", "pc[v0] is CHECK in the model but IDLE in the implementation"),
     "before-189ecdb3e112": (3, "sched_in", "snap[v0] is false in the model but true in the implementation"),
     "before-b333b8ebb85d": (2, "host_set_debugctl", "dbg[v0] is true in the model but false in the implementation"),
@@ -67,7 +68,7 @@ def test_the_faithful_rendering_agrees_with_upstream():
     migrations, which the small graph has not)."""
     g = chk.check_graph(uk.Kvm)
     assert g.failure is None, g.failure.reason()
-    assert g.states == 6892 and g.edges == g.edges_total == 39042
+    assert g.states == 4405 and g.edges == g.edges_total == 25286
     w = chk.check(uk.Kvm, runs=40)
     assert w.failure is None, str(w.failure)
     assert w.steps > 800
@@ -100,25 +101,26 @@ def test_each_pre_fix_rendering_agrees_with_its_variant_on_every_edge(variant):
     assert g.edges == g.edges_total > 30000
 
 
-def test_linux_6_14_exactly_shows_the_models_gap_at_a_pmu_refresh():
+def test_the_refresh_release_is_what_before_1647b52757d5_undoes():
     """6.14's kvm_pmu_refresh resets the PMU, releasing an event a host DEBUGCTL write created
-    before the refresh; the model keeps it."""
-    d = chk.check_graph(uk.Linux614Kvm).failure
+    before the refresh; the model follows it, and the rendering without that fix differs there."""
+    assert uk.Linux614Kvm is uk.Kvm
+    d = chk.check_graph(uk.Before1647b52757d5Kvm).failure
     assert d is not None and d.stopped_at == 5
     assert [s.action for s in d.trace.steps] == ["sched_in", "kvm_set_cpuid", "kvm_set_perf_caps",
                                                  "host_set_debugctl", "kvm_set_cpuid"]
-    assert "absent(v0) is false in the model but true in the implementation" in d.reason()
+    assert "absent(v0) is true in the model but false in the implementation" in d.reason()
 
 
-@pytest.mark.parametrize("variant, length, what", [
-    ("before-957d0f70e97b", 7, "no vPMU: no guest counter can overflow"),
-    ("before-0094f62c7eaa", 6, "nr[v0] is false in the model but true in the implementation"),
-])
-def test_two_before_variants_differ_where_the_model_does(variant, length, what):
-    assert variant in chk.MODEL_GAPS
+@pytest.mark.parametrize("variant", ["before-957d0f70e97b", "before-0094f62c7eaa"])
+def test_the_variants_where_the_model_used_to_differ_now_agree(variant):
+    """The model once let a counter overflow without a vPMU and a refresh after KVM_RUN change nr;
+    conformance found both, and now every edge agrees."""
+    assert not chk.MODEL_GAPS
     fixes = uk.fixes_of(model(variant).variant.switches)
-    d = chk.check_graph(uk.Kvm, variant=variant, fixes=fixes).failure
-    assert d is not None and d.stopped_at == length and what in d.reason()
+    g = chk.check_graph(uk.Kvm, variant=variant, fixes=fixes)
+    assert g.failure is None, g.failure.reason()
+    assert g.edges == g.edges_total > 30000
 
 
 def test_drive_graph_is_generic_and_finds_the_shortest_difference():
@@ -175,5 +177,5 @@ def test_the_command_line_check(capsys):
     out = capsys.readouterr().out
     assert "| Kvm (every later fix) | upstream | agrees | - |" in out
     assert "| Before67b45af946ecKvm | upstream | differs | 5 (guest_lbr_exit) |" in out
-    assert "| Linux614Kvm (6.14 exactly) | upstream | differs | 5 (kvm_set_cpuid) |" in out
+    assert "| Before1647b52757d5Kvm | upstream | differs | 5 (kvm_set_cpuid) |" in out
     assert out.rstrip().endswith("OK")

@@ -19,13 +19,11 @@ shorter trace.  The rows, each with the verdict the design expects:
 * the code with every later fix (:class:`~lbrspec.pbt.examples.upstream_kvm_lbr.Kvm`) agrees with
   ``upstream``;
 * each pre-fix rendering (:data:`~lbrspec.pbt.examples.upstream_kvm_lbr.PRE_FIX`) differs from
-  ``upstream`` and agrees with its ``before-COMMIT`` variant;
-* the code of Linux 6.14 exactly (:class:`~lbrspec.pbt.examples.upstream_kvm_lbr.Linux614Kvm`,
-  whose PMU refresh releases the vLBR event) differs from ``upstream``: a gap in the model.
+  ``upstream`` and agrees with its ``before-COMMIT`` variant.
 
 ``--all-variants`` adds the rendering with the switches of every other ``before-*`` variant and
-of ``upstream-creation-never-fails``, against that variant (two differ where the model does:
-:data:`MODEL_GAPS`).  ``--traces`` prints the shortest trace of every row that differs.  Exit
+of ``upstream-creation-never-fails``, against that variant (a variant listed in
+:data:`MODEL_GAPS` is expected to differ, with the reason).  ``--traces`` prints the shortest trace of every row that differs.  Exit
 status 0 when every row has the expected verdict, 1 otherwise.
 """
 
@@ -42,18 +40,17 @@ from ...explicit.instance import Instance
 from ..conformance import GraphResult, drive_graph
 from ..failures import Nonconformance
 from ..simulate import SimulateResult, simulate
-from .upstream_kvm_lbr import PRE_FIX, Kvm, KvmAdapter, Linux614Kvm, fixes_of
+from .upstream_kvm_lbr import PRE_FIX, Kvm, KvmAdapter, fixes_of
 
 MODEL = "upstream_lbr"
 #: The instance of the exhaustive check: every edge of its reachable graph (about 39,000 for upstream).
 GRAPH_SIZES = {"vCPU": 1, "pCPU": 1, "host_user": 1}
 
 #: Variants whose rendering differs from the model because of the model, and where.
-MODEL_GAPS = {
-    "before-957d0f70e97b": "the model lets a guest counter overflow on a vCPU without a vPMU, nr left set by the bug",
-    "before-0094f62c7eaa": ("the model lets a refresh after KVM_RUN change nr; 3a6de51a437f's KVM_BUG_ON returns "
-                            "first, and bugs the VM"),
-}
+#: Variants whose rendering is expected to differ from the model, with the reason: none since
+#: the model follows 6.14's refresh (1647b52757d5), asks for a guest counter overflow only with
+#: a vPMU, and stops a VM that KVM_BUG_ON bugged.
+MODEL_GAPS: dict[str, str] = {}
 
 
 def _adapter(kvm_class: type[Kvm], fixes: Mapping[str, bool] | None) -> Callable[[], KvmAdapter]:
@@ -137,14 +134,12 @@ class Row:
 
 
 def rows(all_variants: bool = False) -> list[Row]:
-    """The table: the fixed code, each pre-fix rendering both ways, 6.14 exactly; optionally every
+    """The table: the fixed code (6.14), each pre-fix rendering both ways; optionally every
     other ``before-*`` variant's switches (and the check variant's) against that variant."""
     out = [Row("Kvm (every later fix)", Kvm, "upstream", True)]
     for variant, cls in PRE_FIX.items():
         out.append(Row(cls.__name__, cls, "upstream", False, note="the fix is visible"))
         out.append(Row(cls.__name__, cls, variant, True))
-    out.append(Row("Linux614Kvm (6.14 exactly)", Linux614Kvm, "upstream", False,
-                   note="a gap in the model: 6.14's PMU refresh releases the vLBR event"))
     if all_variants:
         for variant, v in upstream_lbr.VARIANTS.items():
             if v.kind not in ("fix", "check") or variant in PRE_FIX:

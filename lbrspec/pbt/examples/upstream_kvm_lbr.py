@@ -42,18 +42,12 @@ of a ``before-COMMIT`` variant, the code with that one fix undone (:data:`PRE_FI
 three of them).  ``lbr_select_ctxsw`` (5863702561e6) is perf's context switch, not KVM's code: the
 switch is accepted and does nothing here.  None of the 2023 proposals is rendered.
 
-One choice is the rendering's own, the class attribute :attr:`Kvm.REFRESH_RESETS_PMU`: in recent
-kernels (6.14 among them) ``kvm_pmu_refresh`` first resets the PMU (``kvm_pmu_reset``), which
-releases the vLBR event.  The model keeps the event across a refresh.  The two differ only after a
-host-initiated ``DEBUGCTL`` write with LBR set created the event before a later ``KVM_SET_CPUID2``
-or ``PERF_CAPABILITIES`` write (a refresh after the first ``KVM_RUN`` is refused, and before it
-only that write creates an event).  With it on (:class:`Linux614Kvm`) the rendering is the 6.14
-code and the conformance check finds that gap in the model; off (every other class) it is the
-code as the model reads a refresh.  Off, the event may outlive a refresh that zeroes ``nr`` or removes the vPMU, and the
-two tests that 6.14 puts before looking at the event (``pmu->version`` in the sched-in hook, "guest
-LBR enabled" before ``vmx_passthrough_lbr_msrs``) would then disagree with the model; in 6.14 they
-are implied by the event's existence (an event is only created with ``nr`` non-zero, and every
-refresh releases it), so the rendering as the model reads it looks at the event alone there.
+``kvm_pmu_refresh`` first resets the PMU (``kvm_pmu_reset``, since 1647b52757d5), which releases
+the vLBR event; the switch ``refresh_releases_event`` undoes that (:class:`Before1647b52757d5Kvm`):
+an event a host-initiated ``DEBUGCTL`` write created then outlives a refresh that turns guest LBR
+off.  The sched-in hook asks for a cleanup only with a vPMU (``pmu->version``), and
+``vmx_passthrough_lbr_msrs`` runs only while guest LBR is enabled, as in the kernel (and in the
+model).  A ``KVM_BUG_ON`` bugs the VM: every later vCPU ioctl fails (the model's ``bugged``).
 
 The handler is a generator: each ``yield`` is a point where the vCPU thread stops between two of
 the model's steps, named as the model's ``pc`` names it: ``CHECK`` (the event exists or was just
@@ -124,6 +118,7 @@ FIXES: dict[str, str] = {
                                    "CPUID",
     "debugctl_snapshot_at_entry": "189ecdb3e112: the host DEBUGCTL snapshot is taken with interrupts off just before "
                                   "VM-entry, not at vcpu_load",
+    "refresh_releases_event": "1647b52757d5: kvm_pmu_refresh resets the PMU first, which releases the vLBR event",
 }
 #: The code as the model's ``upstream`` describes it: every fix on.
 UPSTREAM: dict[str, bool] = {k: True for k in FIXES}
@@ -334,8 +329,6 @@ class Kvm:
     ``arch_host``: the host has architectural LBR (the model's ``arch_host``)."""
 
     DEFAULT_FIXES: Mapping[str, bool] = UPSTREAM
-    #: 6.14's kvm_pmu_refresh resets the PMU first (see the module docstring); off: as the model reads it.
-    REFRESH_RESETS_PMU = False
 
     def __init__(self, arch_host: bool, vcpus: list[str], pcpus: list[str], fixes: Mapping[str, bool] | None = None,
                  *, env: Env | None = None, panic_on_oops: bool = False) -> None:
@@ -569,7 +562,7 @@ class Kvm:
         if self.fix("refresh_after_run_bugs_vm") and self.KVM_BUG_ON(self.kvm_vcpu_has_run(vcpu), vcpu,
                                                                       "kvm_pmu_refresh after KVM_RUN"):
             return
-        if self.REFRESH_RESETS_PMU:
+        if self.fix("refresh_releases_event"):
             self.kvm_pmu_reset(vcpu)  # stop and release every event before the new vPMU model
         pmu.version = 0
         self.intel_pmu_refresh(vcpu)
@@ -639,12 +632,7 @@ class Kvm:
 
     def vmx_vcpu_run(self, vcpu: KvmVcpu, cpu: str) -> None:
         """Interrupts are off.  The pass-through decision, then VM-entry."""
-        if self.REFRESH_RESETS_PMU:
-            if self.intel_pmu_lbr_is_enabled(vcpu):
-                self.vmx_passthrough_lbr_msrs(vcpu)
-        else:
-            # As the model reads a refresh: an event may outlive one that zeroed nr, and the
-            # decision looks at the event alone (in 6.14 an event implies nr != 0).
+        if self.intel_pmu_lbr_is_enabled(vcpu):
             self.vmx_passthrough_lbr_msrs(vcpu)
         vcpu.in_guest_mode = True  # VM-entry loads the VMCS guest DEBUGCTL
         vcpu.last_vmentry_cpu = cpu
@@ -805,10 +793,7 @@ class Kvm:
         """After a preemption (``kvm_arch_sched_in`` in older kernels): if the vPMU has events, ask
         vcpu_enter_guest for a cleanup."""
         pmu = vcpu.pmu
-        if self.REFRESH_RESETS_PMU:
-            has_events = pmu.version != 0 and pmu.event_count != 0
-        else:
-            has_events = pmu.event_count != 0  # as the model reads a refresh (an event implies a vPMU in 6.14)
+        has_events = pmu.version != 0 and pmu.event_count != 0
         if vcpu.scheduled_out and has_events:
             pmu.need_cleanup = True
             self.kvm_make_request("KVM_REQ_PMU", vcpu)
@@ -859,12 +844,8 @@ class Kvm:
         self.kvm_pmu_reset(vcpu)
 
 
-class Linux614Kvm(Kvm):
-    """The code of Linux 6.14 exactly: ``kvm_pmu_refresh`` resets the PMU (releasing the vLBR
-    event) first, and the sched-in hook and VM-entry test ``pmu->version`` and "guest LBR enabled"
-    as the kernel does.  The model keeps the event across a refresh: conformance finds the gap."""
-
-    REFRESH_RESETS_PMU = True
+#: The code of Linux 6.14 exactly: since the model follows 6.14's refresh, this is :class:`Kvm`.
+Linux614Kvm = Kvm
 
 
 def _pre_fix(switch: str) -> dict[str, bool]:
@@ -892,7 +873,14 @@ class BeforeB333b8ebb85dKvm(Kvm):
 
 #: Renderings of the code with one later fix undone, by the model variant each must conform to
 #: (one in the exit handler, one at VM-entry, one in the DEBUGCTL write path).
+class Before1647b52757d5Kvm(Kvm):
+    """The refresh as before 6.8: it keeps the vLBR event."""
+
+    DEFAULT_FIXES = _pre_fix("refresh_releases_event")
+
+
 PRE_FIX: dict[str, type[Kvm]] = {
+    "before-1647b52757d5": Before1647b52757d5Kvm,
     "before-67b45af946ec": Before67b45af946ecKvm,
     "before-189ecdb3e112": Before189ecdb3e112Kvm,
     "before-b333b8ebb85d": BeforeB333b8ebb85dKvm,
