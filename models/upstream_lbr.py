@@ -208,6 +208,7 @@ Pc = EnumDomain("vlbr_pc", ["IDLE", "CHECK", "ACCESS"],
 Read = EnumDomain("lbr_read", ["NONE", "REAL", "ZERO"],
                   doc="what a step lets the guest read: nothing, the hardware LBR, or a dummy access's zeros")
 DEFAULT_SIZES = {"vCPU": 1, "pCPU": 2, "host_user": 1}
+LEMMAS = "lbrspec_proofs.upstream_lbr"  # the strengthening lemmas of `lbrspec prove` (proofs/upstream_lbr.py)
 
 
 def build(variant: str = DEFAULT_VARIANT) -> Model:
