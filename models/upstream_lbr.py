@@ -225,6 +225,7 @@ Pc = EnumDomain("vlbr_pc", ["IDLE", "CHECK", "ACCESS"],
 Read = EnumDomain("lbr_read", ["NONE", "REAL", "ZERO"],
                   doc="what a step lets the guest read: nothing, the hardware LBR, or a dummy access's zeros")
 DEFAULT_SIZES = {"vCPU": 1, "pCPU": 2, "host_user": 1}
+LEMMAS = "lbrspec_proofs.upstream_lbr"  # the strengthening lemmas of `lbrspec prove` (proofs/upstream_lbr.py)
 
 #: ``lbrspec compare``: the shared catalogue, and the designs of this model in the default table.
 OBSERVATIONS = common.OBSERVATIONS

@@ -13,6 +13,10 @@ the model language, over the variables and definitions of the model being proved
 sentence on why it holds in the design.  A lemma is an
 :class:`~lbrspec.lang.spec.Invariant` of kind ``"lemma"``.
 
+The lemmas of the merged-design model (``models/upstream_lbr.py``) are in
+:mod:`lbrspec_proofs.upstream_lbr`, one module whose groups are its functions; that model names it
+as its ``LEMMAS``.  The groups below are the v8 model's.
+
 Lemmas are facts of the v8 design.  When a variant is proved with them, a lemma the variant
 breaks fails like any invariant; ``lbrspec prove`` reports it and proves nothing that depends on
 it.
