@@ -101,6 +101,13 @@ def userspace(m: Vocabulary) -> list[Invariant]:
             forall(V, lambda v: implies(m.passthru[v], m.ran[v])),
             "Only VM-entry passes the LBR MSRs through, and the first VM-entry is the first KVM_RUN.",
         ),
+        lemma(
+            "passthrough_with_lbr_enabled",
+            forall(V, lambda v: implies(m.passthru[v] & ~m.bugged(), m.nr[v])),
+            "VM-entry decides pass-through only while guest LBR is enabled, and a refresh that would turn it off "
+            "while the LBR MSRs are passed through bugs the VM (957d0f70e97b), or comes after the first KVM_RUN and "
+            "is refused (0094f62c7eaa, 3a6de51a437f).",
+        ),
     ]
 
 

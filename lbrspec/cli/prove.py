@@ -90,6 +90,14 @@ def _print_failure(row: PropertyResult, model: Model) -> None:
             echo(f"  {row.detail}")
         return
     where = cti.instance.describe()
+    if cti.classification == "violated":
+        echo(f"  VIOLATED in the {cti.instance.describe()} instance: {cti.note}")
+        if cti.trace is not None:
+            title = f"The explorer's shortest trace to a violation of {row.name} alone ({len(cti.trace)} steps):"
+            echo("")
+            for line in render(cti.trace, model, title=title).rstrip("\n").splitlines():
+                echo(f"  {line}" if line else "")
+        return
     label = {"reachable": "REACHABLE: a real violation", "unreachable": "UNREACHABLE: the lemmas need strengthening",
              "unclassified": "not classified"}[cti.classification]
     echo(f"  counterexample to induction in the {where} instance, {label}")
@@ -175,7 +183,7 @@ def print_result(source: ModelModule, r: ProofResult, lemma_groups: list[tuple[s
             echo(f"  (not needed and not proven: {', '.join(false_lemmas)})")
     elif r.verdict == "violated":
         bad = [row.name for row in invs if row.status == "not initiated"
-               or (row.cti is not None and row.cti.classification == "reachable")]
+               or (row.cti is not None and row.cti.classification in ("reachable", "violated"))]
         echo(f"VIOLATED: {', '.join(bad)} fail(s) in a reachable state; "
              f"proven all the same: {', '.join(row.name for row in invs if row.proven) or 'none'} ({r.seconds:.2f} s)")
     else:

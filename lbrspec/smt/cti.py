@@ -50,7 +50,9 @@ class Cti:
     action: Action
     params: tuple[int, ...]
     post: State
-    classification: str = "unclassified"  # "reachable", "unreachable" or "unclassified"
+    #: "reachable", "unreachable", "unclassified", or "violated" (no reachable CTI, but the property
+    #: alone fails in the instance: every run to it breaks another property first)
+    classification: str = "unclassified"
     note: str = ""
     #: reachable: a shortest trace to pre, plus the CTI step (for a step invariant, then the step
     #: it forbids, which the post-state enables, as the explorer's counterexamples end)

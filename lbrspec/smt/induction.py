@@ -45,6 +45,7 @@ from ..explicit.evaluate import step as eval_step
 from ..explicit.evaluate import with_offending_step
 from ..lang.domains import RangeDomain, Value
 from ..lang.expr import Local, Quant, conj
+from ..explicit.instance import Instance
 from ..lang.spec import Action, Invariant, Model
 from ..trace import Trace
 from .bmc import Unrolling
@@ -302,7 +303,8 @@ def _range_property(model: Model) -> list[Invariant]:
 def _verdict(rows: list[PropertyResult], model: Model) -> str:
     invs = {i.name for i in model.invariants}
     mine = [r for r in rows if r.name in invs]
-    if any(r.status == "not initiated" or (r.cti is not None and r.cti.classification == "reachable") for r in mine):
+    if any(r.status == "not initiated" or (r.cti is not None and r.cti.classification in ("reachable", "violated"))
+           for r in mine):
         return "violated"
     if all(r.proven for r in mine):
         return "proven"
@@ -421,7 +423,31 @@ def _classify_excluding(
         skipped += 1
         cti = nxt
     cti.skipped = skipped
+    if cti.classification == "unreachable" and not budget.exhausted():
+        _violated_alone(classifier, cti, p)
     return cti
+
+
+def _violated_alone(classifier: Classifier, cti: Cti, p: Invariant) -> None:
+    """A property with no reachable CTI may still be false: every run to a violation may break
+    another assumed property first (a CTI needs a pre-state that satisfies them all), or be
+    longer than the bounded search.  The CTI's instance is explored with ``p`` alone checked;
+    if it fails there, the CTI is reclassified ``violated``, with the explorer's shortest trace."""
+    import dataclasses
+
+    from ..explicit.vexplore import explore_vector
+
+    inst = cti.instance
+    model = dataclasses.replace(inst.model, invariants=(p,), goals=())
+    alone = Instance(model, inst.sizes_by_name())
+    r = explore_vector(alone, symmetry=True, stop_at_violation=True, check_deadlock=False,
+                       max_states=classifier.max_states)
+    if r.violation is None:
+        return
+    cti.classification, cti.trace, cti.trace_from = "violated", r.violation.trace, "explorer"
+    cti.note = (f"{p.name} fails in a reachable state of the {inst.describe()} instance after "
+                f"{len(r.violation.trace)} steps, but every run there breaks another property first, so no "
+                "counterexample to induction relative to them is reachable")
 
 
 class _Checker:
