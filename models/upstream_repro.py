@@ -95,16 +95,22 @@ _FAIL = ("creating the vLBR event fails: force it with an `intel_bts` event aliv
 ACTIONS: dict[str, list[Step]] = {
     "kvm_set_cpuid": [
         Step("userspace", "`KVM_SET_CPUID2` again, now without a vPMU (CPUID.0AH.EAX version 0): before "
+             "1647b52757d5 the refresh keeps the vLBR event that the DEBUGCTL write created, although guest LBR is "
+             "now off", "kvm_vcpu_after_set_cpuid -> kvm_pmu_refresh -> intel_pmu_refresh (no kvm_pmu_reset first)",
+             "merged; fixed by 1647b52757d5", when={"ok": False}, switches={"refresh_releases_event": False}),
+        Step("userspace", "`KVM_SET_CPUID2` again, now without a vPMU (CPUID.0AH.EAX version 0): before "
              "957d0f70e97b intel_pmu_refresh returns early and leaves nr, the LBR record count, as it was",
              "kvm_vcpu_after_set_cpuid -> kvm_pmu_refresh -> intel_pmu_refresh (early return)",
              "merged; fixed by 957d0f70e97b", when={"ok": False}, switches={"refresh_zeroes_nr": False}),
         Step("userspace", "`KVM_SET_CPUID2` with a vPMU (CPUID.0AH.EAX version 2, so that KVM emulates the legacy "
-             "LBR freeze) and the host's family/model", "kvm_vcpu_after_set_cpuid -> kvm_pmu_refresh -> "
-             "intel_pmu_refresh (nr from x86_perf_get_lbr)", "merged; 957d0f70e97b (nr zeroed first)",
+             "LBR freeze) and the host's family/model", "kvm_vcpu_after_set_cpuid -> kvm_pmu_refresh -> kvm_pmu_reset "
+             "(releases a vLBR event) -> intel_pmu_refresh (nr from x86_perf_get_lbr)",
+             "merged; 957d0f70e97b (nr zeroed first); 1647b52757d5 (reset first)",
              when={"ok": True}),
         Step("userspace", "`KVM_SET_CPUID2` again, now without a vPMU (CPUID.0AH.EAX version 0) or with another "
-             "CPU model", "kvm_vcpu_after_set_cpuid -> kvm_pmu_refresh -> intel_pmu_refresh",
-             "merged; 957d0f70e97b (nr zeroed first)", when={"ok": False}),
+             "CPU model", "kvm_vcpu_after_set_cpuid -> kvm_pmu_refresh -> kvm_pmu_reset (releases a vLBR event) -> "
+             "intel_pmu_refresh", "merged; 957d0f70e97b (nr zeroed first); 1647b52757d5 (reset first)",
+             when={"ok": False}),
     ],
     "kvm_set_perf_caps": [
         Step("userspace", "`KVM_SET_MSRS`: MSR_IA32_PERF_CAPABILITIES (0x345) with LBR_FMT equal to the host's: before "
@@ -348,6 +354,11 @@ PROPERTIES: dict[str, Property] = {
         "MSR_LBR_SELECT does not return the filter it programmed",
         "Before 5863702561e6 the PERF_X86_EVENT_LBR_SELECT flag was not propagated to the vLBR event, so "
         "cpuc->lbr_select stayed 0 and intel_pmu_lbr_save/restore skipped LBR_SELECT."),
+    "vlbr_event_only_with_lbr_enabled": Property(
+        "LBR event without guest LBR", "the vLBR event stays (`perf stat`/`ftrace` on perf_event_release_kernel shows "
+        "no release) after guest LBR was turned off, and holds the LBR whenever the vCPU thread runs: a host LBR "
+        "user on that CPU gets nothing, and with no vPMU left no PMU cleanup is ever requested to release it",
+        "Since 1647b52757d5 kvm_pmu_refresh resets the PMU first, which releases the event."),
     "lbr_enabled_only_when_consistent": Property(
         "I4", "the guest's LBR MSRs are accessible (nr != 0: `rdmsr` MSR_LBR_TOS does not #GP) although the vCPU "
         "has no vPMU, or the host has architectural LBR"),
