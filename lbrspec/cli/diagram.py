@@ -18,7 +18,6 @@ from ..diagrams.sequence import sequence
 from ..errors import InputError
 from ..explicit.explore import explore
 from ..explicit.instance import Instance
-from ..explicit.replay import replay
 from ..modelref import ModelModule, load_model
 from ..trace import Trace
 from .common import SizeFlags, check_writable, make_instance, model_option, size_options, variant_option
@@ -149,7 +148,7 @@ def trace_cmd(file: str | None, prop: str | None, model_ref: str | None, variant
     model than the one selected, and size flags that contradict it are refused.  The trace file
     is data: nothing in it is executed.
     """
-    from .replay import load_instance, read_trace
+    from .replay import replay_file
 
     check_writable(out, "--out")
     fmt = _format(fmt, out)
@@ -157,9 +156,7 @@ def trace_cmd(file: str | None, prop: str | None, model_ref: str | None, variant
     if file:
         if prop:
             raise InputError("--property needs --variant, not a trace file")
-        trace = read_trace(file)
-        inst, _origin = load_instance(source, trace, file, variant, sizes)
-        res = replay(inst, trace)
+        inst, trace, res, _origin = replay_file(source, file, variant, sizes)
         if not res.ok:
             raise InputError(f"{file} is not a trace of {inst.model.name} variant {inst.model.variant.name}: {res.reason}")
     else:

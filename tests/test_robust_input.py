@@ -1,0 +1,126 @@
+"""Nothing a user types or sends crashes lbrspec: every bad input is one line on stderr and
+exit 2, never a traceback.  Small instances only: the whole file runs in a few seconds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lbrspec.cli import main
+from lbrspec.trace import itf
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lbrspec: error: "), err[:2000]
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def small_trace(tmp_path_factory):
+    """A 4-step counterexample of no-bit-62 on 1 vCPU and 1 pCPU, as `check --trace-out` writes it."""
+    path = tmp_path_factory.mktemp("traces") / "cex.itf.json"
+    assert main(["check", "--variant", "no-bit-62", "--vcpus", "1", "--pcpus", "1", "--first-only", "--quiet",
+                 "--trace-out", str(path)]) == 1
+    return path
+
+
+def edited(small_trace, tmp_path, name, edit=None, text=None):
+    """A copy of the small trace, its JSON changed by ``edit`` (or replaced by ``text``)."""
+    obj = json.loads(small_trace.read_text())
+    if edit is not None:
+        edit(obj)
+    p = tmp_path / name
+    p.write_text(text(json.dumps(obj)) if text is not None else json.dumps(obj))
+    return p
+
+
+READERS = [("replay",), ("diagram", "trace")]
+
+
+# -- 1. the one reader of trace files: size, nesting and number limits -----------------------------
+@pytest.mark.parametrize("cmd", READERS)
+def test_a_deeply_nested_file_is_refused_before_parsing(capsys, tmp_path, cmd):
+    p = tmp_path / "deep.json"
+    p.write_text("[" * 100_000 + "]" * 100_000)
+    code, _, err = run(capsys, *cmd, p)
+    assert code == 2 and "nested 100,000 levels deep" in one_error_line(err)
+
+
+@pytest.mark.parametrize("cmd", READERS)
+def test_nesting_just_below_the_recursion_limit_is_refused_too(capsys, small_trace, tmp_path, cmd):
+    def deep(obj):
+        obj["#meta"]["description"] = "@@"
+    p = edited(small_trace, tmp_path, "deep.json", deep, lambda s: s.replace('"@@"', "[" * 950 + "]" * 950))
+    code, _, err = run(capsys, *cmd, p)
+    assert code == 2 and f"at most {itf.MAX_JSON_DEPTH}" in one_error_line(err)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    assert itf.nesting_depth('["[[[", "\\"[[", {"a": ["]]]"]}]') == 3
+    assert itf.nesting_depth('"' + '\\"' * 1000) == 0  # an unterminated string: still linear
+    assert itf.nesting_depth("[" * 70) == 70
+
+
+@pytest.mark.parametrize("cmd", READERS)
+@pytest.mark.parametrize("where", ["meta", "state", "bigint"])
+def test_an_integer_of_thousands_of_digits_is_refused(capsys, small_trace, tmp_path, cmd, where):
+    def put(obj):
+        if where == "meta":
+            obj["#meta"]["index_hint"] = "@@"
+        elif where == "state":
+            obj["states"][0]["x"] = "@@"
+        else:
+            obj["states"][0]["x"] = {"#bigint": "9" * 5000}
+    p = edited(small_trace, tmp_path, "big.json", put, lambda s: s.replace('"@@"', "9" * 5000))
+    code, _, err = run(capsys, *cmd, p)
+    line = one_error_line(err)
+    assert code == 2 and "5,000 digits" in line and "1,000" in line
+
+
+@pytest.mark.parametrize("cmd", READERS)
+def test_an_element_name_of_thousands_of_digits_is_refused(capsys, small_trace, tmp_path, cmd):
+    def put(obj):
+        del obj["#meta"]["sizes"]
+        obj["states"][0]["running"]["#map"][0][0] = "v" + "9" * 5000
+        obj["states"][1]["#meta"]["params"]["v"] = "v²"
+    code, _, err = run(capsys, *cmd, edited(small_trace, tmp_path, "elem.json", put))
+    assert code == 2 and "not a trace of model guest_lbr" in one_error_line(err)
+
+
+@pytest.mark.parametrize("cmd", READERS)
+def test_a_file_larger_than_the_limit_is_refused_without_reading_it(capsys, tmp_path, cmd):
+    p = tmp_path / "huge.json"
+    with p.open("wb") as fh:  # sparse: no disk space used
+        fh.truncate(itf.MAX_TRACE_BYTES + 1)
+    code, _, err = run(capsys, *cmd, p)
+    assert code == 2 and "larger than a trace file may be (64 MiB)" in one_error_line(err)
+
+
+def test_a_stream_is_read_only_up_to_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(itf, "MAX_TRACE_BYTES", 1000)
+    with pytest.raises(itf.InputError, match="larger than a trace file may be"):
+        itf.read_itf("/dev/zero")
+
+
+@pytest.mark.parametrize("cmd", READERS)
+def test_sizes_that_are_not_integers_are_refused(capsys, small_trace, tmp_path, cmd):
+    def put(obj):
+        obj["#meta"]["sizes"]["vCPU"] = True
+    code, _, err = run(capsys, *cmd, edited(small_trace, tmp_path, "bool.json", put))
+    assert code == 2 and "not an integer" in one_error_line(err)
+
+
+def test_a_file_that_is_not_utf8_is_refused(capsys, tmp_path):
+    p = tmp_path / "latin1.json"
+    p.write_bytes(b'{"states": [{"x": "\xe9"}]}')
+    code, _, err = run(capsys, "replay", p)
+    assert code == 2 and "not UTF-8" in one_error_line(err)
