@@ -124,3 +124,27 @@ def test_a_file_that_is_not_utf8_is_refused(capsys, tmp_path):
     p.write_bytes(b'{"states": [{"x": "\xe9"}]}')
     code, _, err = run(capsys, "replay", p)
     assert code == 2 and "not UTF-8" in one_error_line(err)
+
+
+# -- 2. projection terms: a depth limit in the term parser ---------------------------------------
+@pytest.mark.parametrize("term", ["ev[" * 600 + "v0" + "]" * 600, "owns(" * 600 + "v0" + ", p0)" * 600])
+def test_a_projection_term_nested_hundreds_deep_is_one_line(capsys, term):
+    code, _, err = run(capsys, "diagram", "project", term, "--vcpus", "1", "--pcpus", "1")
+    line = one_error_line(err)
+    assert code == 2 and "nested more than 32 levels deep" in line and len(line) < 200
+
+
+def test_the_term_depth_limit_is_checked_while_parsing():
+    from lbrspec.diagrams.projection import MAX_TERM_DEPTH, parse_term
+    from lbrspec.errors import InputError
+    from lbrspec.explicit.instance import Instance
+
+    from conftest import model
+
+    inst = Instance(model("v8"), {"vCPU": 1, "pCPU": 1, "host_user": 1})
+    assert parse_term(inst, "sel[cpu[v0]]").text == "sel[cpu[v0]]"
+    at_limit = "ev[" * MAX_TERM_DEPTH + "v0" + "]" * MAX_TERM_DEPTH
+    with pytest.raises(InputError, match="must be of sort"):  # parsed, then refused by its type
+        parse_term(inst, at_limit)
+    with pytest.raises(InputError, match="levels deep"):
+        parse_term(inst, "ev[" + at_limit + "]")
