@@ -148,3 +148,40 @@ def test_the_term_depth_limit_is_checked_while_parsing():
         parse_term(inst, at_limit)
     with pytest.raises(InputError, match="levels deep"):
         parse_term(inst, "ev[" + at_limit + "]")
+
+
+# -- 3. replay accepts the lassos that check --liveness writes ------------------------------------
+@pytest.fixture(scope="module")
+def lasso(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lasso") / "lasso.itf.json"
+    assert main(["check", "--liveness", "--variant", "never-free", "--size", "vCPU=1", "--quiet",
+                 "--trace-out", str(path)]) == 1
+    return path
+
+
+def test_replay_accepts_a_lasso_and_reports_its_loop(capsys, lasso):
+    loop = json.loads(lasso.read_text())["loop"]
+    code, out, err = run(capsys, "replay", lasso)
+    assert code == 0 and err == ""
+    assert f"a lasso looping back to state {loop}" in out
+    assert f"the last state is state {loop} again: a lasso, steps {loop + 1} to" in out
+    assert "replay checks that the lasso is a behaviour of the model, not the liveness property" in out
+    code, out, _ = run(capsys, "replay", "--json", lasso)
+    data = json.loads(out)
+    assert code == 0 and data["loop"] == loop and data["loop_closes"] is True and data["replays"] is True
+
+
+def test_a_lasso_whose_loop_does_not_close_diverges(capsys, lasso, tmp_path):
+    obj = json.loads(lasso.read_text())
+    obj["loop"] -= 1
+    p = tmp_path / "open.json"
+    p.write_text(json.dumps(obj))
+    code, out, _ = run(capsys, "replay", p)
+    assert code == 1 and f"DIVERGES at the loop: the trace says its last state is state {obj['loop']} again" in out
+    code, out, _ = run(capsys, "replay", "--json", p)
+    assert code == 1 and json.loads(out)["loop_closes"] is False
+
+
+def test_diagram_trace_draws_a_lasso_file(capsys, lasso):
+    code, out, _ = run(capsys, "diagram", "trace", lasso)
+    assert code == 0 and "repeat forever" in out
