@@ -185,3 +185,34 @@ def test_a_lasso_whose_loop_does_not_close_diverges(capsys, lasso, tmp_path):
 def test_diagram_trace_draws_a_lasso_file(capsys, lasso):
     code, out, _ = run(capsys, "diagram", "trace", lasso)
     assert code == 0 and "repeat forever" in out
+
+
+# -- 4. diagram trace: the file's model is checked, its sizes never silently override a flag -------
+@pytest.fixture(scope="module")
+def peterson_trace(tmp_path_factory):
+    path = tmp_path_factory.mktemp("peterson") / "pet.itf.json"
+    assert main(["check", "--model", "peterson", "--variant", "turn-to-self", "--no-symmetry", "--quiet",
+                 "--trace-out", str(path)]) == 1
+    return path
+
+
+@pytest.mark.parametrize("cmd", READERS)
+def test_a_trace_of_another_model_is_refused(capsys, peterson_trace, cmd):
+    code, _, err = run(capsys, *cmd, peterson_trace)
+    line = one_error_line(err)
+    assert code == 2 and "a trace of model 'peterson', not of the model selected (guest_lbr)" in line
+    code, out, _ = run(capsys, *cmd, peterson_trace, "--model", "peterson")
+    assert code in (0, 1) and out
+
+
+@pytest.mark.parametrize("cmd", READERS)
+@pytest.mark.parametrize("flag", [("--vcpus", "2"), ("--size", "vCPU=3"), ("--size", "pCPU=2")])
+def test_a_size_flag_that_contradicts_the_file_is_refused(capsys, small_trace, cmd, flag):
+    code, _, err = run(capsys, *cmd, small_trace, *flag)
+    assert code == 2 and "the trace records" in one_error_line(err) and flag[0] in err
+
+
+@pytest.mark.parametrize("cmd", READERS)
+def test_a_size_flag_that_agrees_with_the_file_is_accepted(capsys, small_trace, cmd):
+    code, out, _ = run(capsys, *cmd, small_trace, "--vcpus", "1", "--size", "host_user=1")
+    assert code in (0, 1) and "isolation" in out
