@@ -216,3 +216,49 @@ def test_a_size_flag_that_contradicts_the_file_is_refused(capsys, small_trace, c
 def test_a_size_flag_that_agrees_with_the_file_is_accepted(capsys, small_trace, cmd):
     code, out, _ = run(capsys, *cmd, small_trace, "--vcpus", "1", "--size", "host_user=1")
     assert code in (0, 1) and "isolation" in out
+
+
+# -- 5. file text is printed escaped; an error line is capped -------------------------------------
+ESC = "\x1b]0;pwned\x07\x1b[31m\u202e\n"
+
+
+def test_printable_escapes_control_and_format_characters():
+    from lbrspec.printable import error_line, printable
+
+    assert printable("v8 → ok") == "v8 → ok"
+    assert printable(ESC) == "\\x1b]0;pwned\\x07\\x1b[31m\\u202e\\n"
+    assert printable("a\nb\x1b", newlines=True) == "a\nb\\x1b"
+    long = error_line("x" * 100_000)
+    assert long.startswith("x" * 500 + "...") and long.endswith("(100,000 characters in all)") and len(long) < 600
+
+
+@pytest.mark.parametrize("cmd", READERS)
+def test_text_from_a_trace_file_is_printed_escaped(capsys, small_trace, tmp_path, cmd):
+    def put(obj):
+        obj["#meta"]["variant"] = "no-bit-62" + ESC
+        obj["#meta"]["violated"] = "isolation" + ESC
+        obj["#meta"]["description"] = ESC
+    p = edited(small_trace, tmp_path, "esc.json", put)
+    code, out, err = run(capsys, *cmd, p, "--variant", "no-bit-62")
+    assert code in (0, 1)
+    assert "\x1b" not in out + err and "\x07" not in out + err and "\u202e" not in out + err
+    assert "\\x1b" in out and "\\u202e" in out
+
+
+@pytest.mark.parametrize("cmd", READERS)
+def test_an_action_name_from_a_file_is_printed_escaped(capsys, small_trace, tmp_path, cmd):
+    def put(obj):
+        obj["states"][1]["#meta"]["action"] = "host" + ESC
+    code, out, err = run(capsys, *cmd, edited(small_trace, tmp_path, "act.json", put))
+    assert code in (1, 2) and "\x1b" not in out + err and "host\\x1b]0" in out + err
+
+
+def test_an_error_line_is_capped(capsys, small_trace, tmp_path):
+    def put(obj):
+        obj["states"][0]["x" * 100_000 + ESC] = 1
+    code, _, err = run(capsys, "replay", edited(small_trace, tmp_path, "long.json", put))
+    line = one_error_line(err)
+    assert code == 2 and len(line) < 600 and "characters in all)" in line and "\x1b" not in line
+    code, _, err = run(capsys, "check", "--" + "y" * 100_000)
+    line = one_error_line(err)
+    assert code == 2 and len(line) < 600 and "No such option" in line

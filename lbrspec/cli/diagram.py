@@ -16,6 +16,7 @@ from ..diagrams.machines import DEFAULT_LIMIT, choose_view, machine_diagram
 from ..diagrams.projection import DEFAULT_MAX_NODES, project
 from ..diagrams.sequence import sequence
 from ..errors import InputError
+from ..printable import printable
 from ..explicit.explore import explore
 from ..explicit.instance import Instance
 from ..modelref import ModelModule, load_model
@@ -45,6 +46,7 @@ def _emit(figure: StateDiagram | SequenceDiagram, fmt: str, out: str | None) -> 
         text = mermaid.state_diagram(figure) if fmt == "mermaid" else dot.state_diagram(figure)
     else:
         text = mermaid.sequence_diagram(figure) if fmt == "mermaid" else dot.sequence_diagram(figure)
+    text = printable(text, newlines=True)  # the formats escape their labels; this keeps anything else off the terminal
     data: bytes = dot.render(text, "svg") if fmt == "svg" else text.encode()
     if out:
         try:
@@ -55,7 +57,7 @@ def _emit(figure: StateDiagram | SequenceDiagram, fmt: str, out: str | None) -> 
     else:
         click.echo(data.decode(), nl=False)
     if getattr(figure, "caption", ""):
-        click.echo(figure.caption, err=True)
+        click.echo(printable(figure.caption, newlines=True), err=True)
 
 
 def output_options(f: Callable[..., Any]) -> Callable[..., Any]:

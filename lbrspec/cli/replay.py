@@ -17,6 +17,7 @@ from ..lang.pretty import show
 from ..lang.spec import Model
 from ..modelref import ModelModule, load_model
 from ..trace import Trace
+from ..printable import printable
 from ..trace.itf import read_itf
 from .common import SizeFlags, emit_json, instance_of, model_option, size_options
 
@@ -137,7 +138,9 @@ def verdict(r: ReplayResult) -> str:
 
 
 def print_result(path: str, inst: Instance, trace: Trace, r: ReplayResult, origin: str) -> None:
-    echo = click.echo
+    def echo(line: str = "") -> None:  # names, values and #meta come from the file: escaped
+        click.echo(printable(line))
+
     model = inst.model
     echo(f"lbrspec replay: {path}")
     lasso = "" if trace.loop is None else f", a lasso looping back to state {trace.loop}"
