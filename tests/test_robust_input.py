@@ -262,3 +262,16 @@ def test_an_error_line_is_capped(capsys, small_trace, tmp_path):
     code, _, err = run(capsys, "check", "--" + "y" * 100_000)
     line = one_error_line(err)
     assert code == 2 and len(line) < 600 and "No such option" in line
+
+
+# -- 6. an empty variant name is an input error for every command that takes --variant ------------
+@pytest.mark.parametrize("cmd", [
+    ("check",), ("simulate",), ("bmc",), ("prove",), ("export", "promela"), ("diagram", "machine", "kvm"),
+    ("diagram", "project", "ev[v0]"), ("diagram", "trace"), ("replay", "FILE"), ("diagram", "trace", "FILE"),
+])
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_variant_name_is_refused(capsys, small_trace, cmd, name):
+    args = [small_trace if a == "FILE" else a for a in cmd]
+    code, out, err = run(capsys, *args, "--variant", name)
+    assert code == 2 and out == ""
+    assert "--variant: an empty variant name" in one_error_line(err)

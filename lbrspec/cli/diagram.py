@@ -162,7 +162,7 @@ def trace_cmd(file: str | None, prop: str | None, model_ref: str | None, variant
         if not res.ok:
             raise InputError(f"{file} is not a trace of {inst.model.name} variant {inst.model.variant.name}: {res.reason}")
     else:
-        if not variant:
+        if variant is None:
             raise InputError("give a trace FILE or --variant NAME")
         inst = make_instance(source, variant, sizes, liveness=True)
         found = counterexample(source, inst, prop)
