@@ -275,3 +275,70 @@ def test_an_empty_variant_name_is_refused(capsys, small_trace, cmd, name):
     code, out, err = run(capsys, *args, "--variant", name)
     assert code == 2 and out == ""
     assert "--variant: an empty variant name" in one_error_line(err)
+
+
+# -- 7. a trace file that cannot be written after a violation keeps the verdict --------------------
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Every Path.write_text fails as on a full disk (write_itf writes with it)."""
+    import errno
+    import pathlib
+
+    def write_text(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", write_text)
+
+
+def test_check_prints_the_verdict_and_counterexample_when_the_trace_cannot_be_written(capsys, tmp_path, full_disk):
+    out_file = tmp_path / "cex.itf.json"
+    code, out, err = run(capsys, "check", "--variant", "v7-write-path", "--vcpus", "1", "--pcpus", "1", "--quiet",
+                         "--trace-out", out_file)
+    assert code == 1
+    assert "VIOLATED: no_kvm_access_after_reclaim" in out and "Shortest counterexample" in out
+    assert "trace written to" not in out and not out_file.exists()
+    line = one_error_line(err)
+    assert f"cannot write trace file {out_file}: No space left on device" in line and "the result above stands" in line
+
+
+def test_check_json_keeps_the_verdict_when_the_directory_is_removed_during_the_run(capsys, tmp_path, monkeypatch):
+    import lbrspec.cli.check as check_module
+
+    d = tmp_path / "out"
+    d.mkdir()
+    explore_vector = check_module.explore_vector
+
+    def explore_then_remove_the_directory(*args, **kwargs):
+        r = explore_vector(*args, **kwargs)
+        d.rmdir()
+        return r
+
+    monkeypatch.setattr(check_module, "explore_vector", explore_then_remove_the_directory)
+    code, out, err = run(capsys, "check", "--variant", "no-bit-62", "--vcpus", "1", "--pcpus", "1", "--quiet",
+                         "--json", "--trace-out", d / "cex.itf.json")
+    data = json.loads(out)
+    assert code == 1 and data["verdict"] == "violated" and data["violated"] == "isolation"
+    assert data["trace_out"] is None and all(c["trace_out"] is None for c in data["counterexamples"])
+    assert "cannot write trace file" in one_error_line(err)
+
+
+def test_bmc_keeps_the_verdict_when_the_trace_cannot_be_written(capsys, tmp_path, full_disk):
+    pytest.importorskip("z3")
+    code, out, err = run(capsys, "bmc", "--variant", "v7-write-path", "--vcpus", "1", "--pcpus", "1", "--depth", "6",
+                         "--trace-out", tmp_path / "cex.itf.json")
+    assert code == 1 and "no_kvm_access_after_reclaim" in out and "trace written to" not in out
+    assert "No space left on device" in one_error_line(err)
+
+
+def test_a_failed_write_without_a_violation_is_still_an_error():
+    from lbrspec.cli.common import TraceFiles
+    from lbrspec.errors import EXIT_USAGE, EXIT_VIOLATED, OutputError
+
+    files = TraceFiles()
+    files.failures.append("cannot write trace file x: Read-only file system")
+    for verdict, expected in ((0, EXIT_USAGE), (1, EXIT_VIOLATED), (3, 3)):
+        with pytest.raises(OutputError) as e:
+            files.exit(verdict)
+        assert e.value.exit_code == expected
+    with pytest.raises(SystemExit):
+        TraceFiles().exit(0)
