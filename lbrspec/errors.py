@@ -64,6 +64,19 @@ class EvaluationError(LbrspecError):
     """A model that is well-formed but computes a value outside a variable's domain."""
 
 
+class OutputError(LbrspecError):
+    """An output file (a trace) could not be written *after* the result was printed.
+
+    The verdict stands: the CLI prints this one line and exits with ``exit_code``, the code of
+    the verdict (1 for a violation), so that a full disk or a directory removed during a long
+    run loses the file, never the verdict or the counterexample printed above.
+    """
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class InternalError(LbrspecError):
     """lbrspec contradicted itself; always a bug in lbrspec, reported loudly."""
 

@@ -168,8 +168,11 @@ class ModelModule:
         return {**self.variants, **self.liveness_variants}
 
     def variant_name(self, variant: str | None, *, liveness: bool = True) -> str:
-        """``variant`` checked against the model's variants (``None``: the default)."""
-        name = variant or self.default_variant
+        """``variant`` checked against the model's variants (``None``: the default; an empty name
+        is refused, never taken for the default)."""
+        if variant is not None and not variant.strip():
+            raise InputError(f"--variant: an empty variant name (`lbrspec list --model {self.ref}` shows the variants)")
+        name = self.default_variant if variant is None else variant
         known = self.all_variants() if liveness else dict(self.variants)
         if name not in known:
             raise InputError(f"unknown variant {name!r} of model {self.name}; known variants: {', '.join(known)}")

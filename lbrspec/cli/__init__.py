@@ -1,7 +1,8 @@
 """The ``lbrspec`` command line: the only place that reads ``argv`` or prints.
 
 Exit codes (see :mod:`lbrspec.errors`): 0 holds, 1 violated, 2 usage or input error,
-3 undetermined, 4 internal error.  Every error is one line on stderr, never a traceback.
+3 undetermined, 4 internal error.  Every error is one line on stderr, never a traceback: its
+control characters escaped and its length capped (:func:`lbrspec.printable.error_line`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 import click
 
 from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
+from ..printable import error_line
 from .bmc import bmc_cmd
 from .check import check_cmd
 from .compare import compare_cmd
@@ -59,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(e.ctx.get_help() if e.ctx else str(e))
         code = 0
     except click.ClickException as e:
-        click.echo(f"lbrspec: error: {e.format_message()}", err=True)
+        click.echo(f"lbrspec: error: {error_line(e.format_message())}", err=True)
         code = EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("lbrspec: interrupted", err=True)
         code = 130
     except LbrspecError as e:
-        click.echo(f"lbrspec: {'internal error' if e.exit_code == EXIT_INTERNAL else 'error'}: {e}", err=True)
+        click.echo(f"lbrspec: {'internal error' if e.exit_code == EXIT_INTERNAL else 'error'}: {error_line(str(e))}", err=True)
         code = e.exit_code
     if argv is None:
         sys.exit(code)

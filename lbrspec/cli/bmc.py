@@ -8,10 +8,9 @@ import click
 
 from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
 from ..smt.bmc import BmcResult, bmc
-from ..trace.itf import write_itf
 from ..trace.text import render
 from ..modelref import load_model
-from .common import SizeFlags, check_writable, emit_json, make_instance, model_option, size_options, variant_option
+from .common import SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, size_options, variant_option
 
 DEFAULT_DEPTH = 10
 
@@ -101,11 +100,12 @@ def bmc_cmd(
     check_writable(trace_out, "--trace-out")
     r = bmc(inst.model, inst.sizes_by_name(), depth=depth, timeout=timeout)
     written = None
+    out = TraceFiles()
     if r.trace is not None and trace_out:
-        write_itf(r.trace, trace_out, description=f"lbrspec bmc: shortest counterexample for {r.violated[0]}")
-        written = trace_out
+        if out.write(r.trace, trace_out, description=f"lbrspec bmc: shortest counterexample for {r.violated[0]}"):
+            written = trace_out
     if as_json:
         emit_json(result_json(r, written))
     else:
         print_result(r, written)
-    raise SystemExit({"holds": EXIT_HOLDS, "violated": EXIT_VIOLATED}.get(r.verdict, EXIT_UNDETERMINED))
+    out.exit({"holds": EXIT_HOLDS, "violated": EXIT_VIOLATED}.get(r.verdict, EXIT_UNDETERMINED))

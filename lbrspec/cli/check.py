@@ -11,10 +11,9 @@ from ..explicit.explore import ExploreResult, explore
 from ..explicit.vexplore import explore_vector
 from ..analysis.report import graph_report, report_json, report_lines
 from ..modelref import ModelModule, load_model
-from ..trace.itf import write_itf
 from ..trace.text import render
-from .common import (Progress, SizeFlags, check_writable, emit_json, make_instance, model_option, positive, size_options,
-                     variant_option)
+from .common import (Progress, SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, positive,
+                     size_options, variant_option)
 
 
 def exit_code(verdict: str) -> int:
@@ -296,18 +295,19 @@ def check_cmd(
         progress.close()
     written = None
     files: dict[str, str] = {}
+    out = TraceFiles()
     if r.violation is not None and trace_out:
-        files = trace_files(trace_out, r)
         by_prop = {c.prop: c for c in counterexamples(r)}
-        for prop, path in files.items():
+        for prop, path in trace_files(trace_out, r).items():
             c = by_prop.get(prop, r.violation)
-            write_itf(c.trace, path, description=f"lbrspec check: shortest counterexample for {prop}")
-        written = trace_out
+            if out.write(c.trace, path, description=f"lbrspec check: shortest counterexample for {prop}"):
+                files[prop] = path
+        written = trace_out if trace_out in files.values() else None
     extra = graph_checks(source, inst, analysis, liveness, max_states, max_seconds) if (analysis or liveness) else None
     lasso_out = None
-    if extra is not None and written is None and trace_out and extra[0].first_lasso is not None:
-        write_itf(extra[0].first_lasso, trace_out, description="lbrspec check: lasso of a liveness property")
-        written = lasso_out = trace_out
+    if extra is not None and r.violation is None and trace_out and extra[0].first_lasso is not None:
+        if out.write(extra[0].first_lasso, trace_out, description="lbrspec check: lasso of a liveness property"):
+            written = lasso_out = trace_out
     if as_json:
         data = result_json(r, written, files)
         if extra is not None:
@@ -317,7 +317,7 @@ def check_cmd(
         print_result(r, None if lasso_out else files)
         if extra is not None:
             print_graph_checks(*extra, model=inst.model, lasso_out=lasso_out)
-        if trace_out and written is None:
+        if trace_out and written is None and not out.failures:
             click.echo(f"no counterexample, so nothing was written to {trace_out}")
     code = exit_code(r.verdict)
     if extra is not None and code == EXIT_HOLDS:
@@ -325,7 +325,7 @@ def check_cmd(
             code = EXIT_VIOLATED
         elif not extra[0].complete:
             code = EXIT_UNDETERMINED
-    raise SystemExit(code)
+    out.exit(code)
 
 
 def graph_checks(source: ModelModule, inst, analysis: bool, liveness: bool, max_states: int | None,

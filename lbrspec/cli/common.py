@@ -8,14 +8,16 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NoReturn, Sequence
 
 import click
 
-from ..errors import InputError
+from ..errors import EXIT_HOLDS, EXIT_USAGE, InputError, OutputError
 from ..explicit.instance import Instance
 from ..lang.spec import Model
 from ..modelref import ModelModule
+from ..trace import Trace
+from ..trace.itf import write_itf
 
 #: The size shorthands: option name -> the sort it sizes (guest_lbr's sorts).
 SHORTHANDS = {"vcpus": "vCPU", "pcpus": "pCPU", "hosts": "host_user"}
@@ -143,6 +145,37 @@ def check_writable(path: str | None, option: str) -> None:
         raise InputError(f"{option} {path}: directory {parent} does not exist")
     if (p.exists() and not os.access(p, os.W_OK)) or (not p.exists() and not os.access(parent, os.W_OK)):
         raise InputError(f"{option} {path}: not writable")
+
+
+class TraceFiles:
+    """The trace files a command writes once its run has a verdict (``--trace-out``).
+
+    :func:`check_writable` refuses a bad path before the run; a write that still fails (the
+    directory was removed during the run, the disk is full) must not lose the verdict: the
+    failure is kept, the command prints its result (without the file), and :meth:`exit` then
+    reports the failure as one line with the verdict's exit code.
+    """
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def write(self, trace: Trace, path: str, description: str) -> bool:
+        """Write ``trace`` to ``path``; ``False`` (and the failure kept) if it cannot be written."""
+        try:
+            write_itf(trace, path, description=description)
+        except InputError as e:
+            self.failures.append(str(e))
+            return False
+        return True
+
+    def exit(self, code: int) -> NoReturn:
+        """End the command with ``code``, after one line per trace file that could not be written."""
+        if self.failures:
+            what = "; ".join(self.failures)
+            lost = "the trace was" if len(self.failures) == 1 else "these traces were"
+            raise OutputError(f"{what} (the result above stands; {lost} not saved)",
+                              exit_code=code if code != EXIT_HOLDS else EXIT_USAGE)
+        raise SystemExit(code)
 
 
 def positive(value: int | None, option: str) -> None:

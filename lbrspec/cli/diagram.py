@@ -16,9 +16,9 @@ from ..diagrams.machines import DEFAULT_LIMIT, choose_view, machine_diagram
 from ..diagrams.projection import DEFAULT_MAX_NODES, project
 from ..diagrams.sequence import sequence
 from ..errors import InputError
+from ..printable import printable
 from ..explicit.explore import explore
 from ..explicit.instance import Instance
-from ..explicit.replay import replay
 from ..modelref import ModelModule, load_model
 from ..trace import Trace
 from .common import SizeFlags, check_writable, make_instance, model_option, size_options, variant_option
@@ -46,6 +46,7 @@ def _emit(figure: StateDiagram | SequenceDiagram, fmt: str, out: str | None) -> 
         text = mermaid.state_diagram(figure) if fmt == "mermaid" else dot.state_diagram(figure)
     else:
         text = mermaid.sequence_diagram(figure) if fmt == "mermaid" else dot.sequence_diagram(figure)
+    text = printable(text, newlines=True)  # the formats escape their labels; this keeps anything else off the terminal
     data: bytes = dot.render(text, "svg") if fmt == "svg" else text.encode()
     if out:
         try:
@@ -56,7 +57,7 @@ def _emit(figure: StateDiagram | SequenceDiagram, fmt: str, out: str | None) -> 
     else:
         click.echo(data.decode(), nl=False)
     if getattr(figure, "caption", ""):
-        click.echo(figure.caption, err=True)
+        click.echo(printable(figure.caption, newlines=True), err=True)
 
 
 def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -149,7 +150,7 @@ def trace_cmd(file: str | None, prop: str | None, model_ref: str | None, variant
     model than the one selected, and size flags that contradict it are refused.  The trace file
     is data: nothing in it is executed.
     """
-    from .replay import load_instance, read_trace
+    from .replay import replay_file
 
     check_writable(out, "--out")
     fmt = _format(fmt, out)
@@ -157,13 +158,11 @@ def trace_cmd(file: str | None, prop: str | None, model_ref: str | None, variant
     if file:
         if prop:
             raise InputError("--property needs --variant, not a trace file")
-        trace = read_trace(file)
-        inst, _origin = load_instance(source, trace, file, variant, sizes)
-        res = replay(inst, trace)
+        inst, trace, res, _origin = replay_file(source, file, variant, sizes)
         if not res.ok:
             raise InputError(f"{file} is not a trace of {inst.model.name} variant {inst.model.variant.name}: {res.reason}")
     else:
-        if not variant:
+        if variant is None:
             raise InputError("give a trace FILE or --variant NAME")
         inst = make_instance(source, variant, sizes, liveness=True)
         found = counterexample(source, inst, prop)

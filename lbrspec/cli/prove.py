@@ -13,9 +13,9 @@ from ..modelref import ModelModule, load_model
 from ..smt.cti import Cti
 from ..smt.fragment import FragmentReport, analyse
 from ..smt.induction import CTI_DEPTH, EXPLORE_STATES, ProofResult, PropertyResult, prove
-from ..trace.itf import write_itf
 from ..trace.text import fmt_value, render
-from .common import SizeFlags, check_writable, emit_json, make_instance, model_option, positive, size_options, variant_option
+from .common import (SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, positive, size_options,
+                     variant_option)
 
 STATUS_TEXT = {
     "proven": "proven",
@@ -256,16 +256,17 @@ def prove_cmd(
               cti_depth=cti_depth, explore_states=explore_states)
     frag = analyse(model, list(model.invariants) + lemmas) if all_sizes else None
     written = None
+    out = TraceFiles()
     if trace_out:
         for row in r.rows:
             if row.cti is not None and row.cti.trace is not None:
-                write_itf(row.cti.trace, trace_out, description=f"lbrspec prove: a reachable counterexample to {row.name}")
-                written = trace_out
+                if out.write(row.cti.trace, trace_out, description=f"lbrspec prove: a reachable counterexample to {row.name}"):
+                    written = trace_out
                 break
     if as_json:
         emit_json(result_json(r, {lem.name: g for g, ls in lemma_groups for lem in ls}, frag, written))
     else:
         print_result(source, r, lemma_groups, frag, written)
-        if trace_out and written is None:
+        if trace_out and written is None and not out.failures:
             click.echo(f"no reachable counterexample, so nothing was written to {trace_out}")
-    raise SystemExit({"proven": EXIT_HOLDS, "violated": EXIT_VIOLATED}.get(r.verdict, EXIT_UNDETERMINED))
+    out.exit({"proven": EXIT_HOLDS, "violated": EXIT_VIOLATED}.get(r.verdict, EXIT_UNDETERMINED))

@@ -17,6 +17,7 @@ from ..lang.pretty import show
 from ..lang.spec import Model
 from ..modelref import ModelModule, load_model
 from ..trace import Trace
+from ..printable import printable
 from ..trace.itf import read_itf
 from .common import SizeFlags, emit_json, instance_of, model_option, size_options
 
@@ -36,7 +37,7 @@ def infer_sizes(trace: Trace, model: Model) -> dict[str, int]:
         if not m:
             continue
         for elem in m.group(2).split(","):
-            em = re.match(r"^([A-Za-z_]+)(\d+)$", elem)
+            em = re.match(r"^([A-Za-z_]+)([0-9]{1,6})$", elem)
             if em and em.group(1) in prefixes:
                 sort = prefixes[em.group(1)]
                 sizes[sort.name] = max(sizes.get(sort.name, 0), int(em.group(2)) + 1)
@@ -74,14 +75,9 @@ def load_instance(source: ModelModule, trace: Trace, path: str, variant: str | N
 
 
 def read_trace(path: str) -> Trace:
-    """The trace in ``path``; a file that is not a readable ITF trace is one InputError line."""
-    try:
-        return read_itf(path)
-    except InputError as e:
-        text = str(e)
-        raise InputError(text if text.startswith(f"{path}:") or path in text else f"{path}: {text}") from None
-    except RecursionError:  # json.loads on pathologically nested input
-        raise InputError(f"{path}: not an ITF trace (JSON nested too deeply)") from None
+    """The trace in ``path``, read by the one reader of trace files (with its limits on size,
+    nesting and numbers); a file that is not a readable ITF trace is one InputError line."""
+    return read_itf(path)
 
 
 def replay_file(source: ModelModule, path: str, variant: str | None,
@@ -100,7 +96,7 @@ def replay_file(source: ModelModule, path: str, variant: str | None,
 
 def false_guard_parts(inst: Instance, trace: Trace, r: ReplayResult) -> list[str]:
     """For a step that is not enabled: the conjuncts of its guard that are false there."""
-    if r.ok or not r.diverged_at or r.diverged_at > len(trace.steps) or not r.states:
+    if r.ok or not r.diverged_at or r.diverged_at > len(trace.steps) or not r.states or r.loop_closes is False:
         return []
     st = trace.steps[r.diverged_at - 1]
     try:
@@ -127,6 +123,8 @@ def result_json(path: str, inst: Instance, trace: Trace, r: ReplayResult, origin
         "steps_replayed": r.steps_replayed,
         "diverged_at": r.diverged_at,
         "reason": r.reason,
+        "loop": trace.loop,
+        "loop_closes": r.loop_closes,
         "false_guard_parts": false_guard_parts(inst, trace, r),
         "invariant_failures": [{"state": i, "invariant": n} for i, n in r.invariant_failures],
         "verdict": verdict(r),
@@ -140,10 +138,13 @@ def verdict(r: ReplayResult) -> str:
 
 
 def print_result(path: str, inst: Instance, trace: Trace, r: ReplayResult, origin: str) -> None:
-    echo = click.echo
+    def echo(line: str = "") -> None:  # names, values and #meta come from the file: escaped
+        click.echo(printable(line))
+
     model = inst.model
     echo(f"lbrspec replay: {path}")
-    echo(f"  model {model.name}, variant {model.variant.name} (from {origin}), {inst.describe()}, {len(trace)} steps")
+    lasso = "" if trace.loop is None else f", a lasso looping back to state {trace.loop}"
+    echo(f"  model {model.name}, variant {model.variant.name} (from {origin}), {inst.describe()}, {len(trace)} steps{lasso}")
     if trace.variant and trace.variant != model.variant.name:
         echo(f"  (the file was written for variant {trace.variant})")
     echo("")
@@ -161,7 +162,11 @@ def print_result(path: str, inst: Instance, trace: Trace, r: ReplayResult, origi
             line += f"   invariant(s) FAIL: {', '.join(failures[i])}"
         echo(line)
     echo("")
-    if not r.ok:
+    if not r.ok and r.loop_closes is False:
+        echo(f"DIVERGES at the loop: {r.reason}")
+        if r.invariant_failures:
+            echo(f"  before that, invariants failed: {_summary(r)}")
+    elif not r.ok:
         st_label = ""
         if r.diverged_at and r.diverged_at <= len(trace.steps):
             st = trace.steps[r.diverged_at - 1]
@@ -180,14 +185,29 @@ def print_result(path: str, inst: Instance, trace: Trace, r: ReplayResult, origi
         echo(f"VIOLATED: the trace replays, and invariants fail: {_summary(r)}")
         for name in dict.fromkeys(n for _, n in r.invariant_failures):
             echo(f"  {name}: {model.invariant(name).summary}")
+    elif trace.loop is not None:
+        echo(f"REPLAYS: all {len(trace)} steps are enabled and reach the recorded states, {_lasso(trace)}; "
+             "every invariant holds in every state")
     else:
         echo(f"REPLAYS: all {len(trace)} steps are enabled and reach the recorded states; every invariant holds in every state")
     if trace.violation and r.ok and trace.violation not in {n for _, n in r.invariant_failures}:
-        if trace.violation in {i.name for i in model.invariants}:
+        if trace.loop is not None and trace.violation not in {i.name for i in model.invariants}:
+            echo(f"  note: the file says the lasso violates {trace.violation}; replay checks that the lasso is a behaviour "
+                 "of the model, not the liveness property (`lbrspec check --liveness` checks that)")
+        elif trace.violation in {i.name for i in model.invariants}:
             echo(f"  note: the file says it violates {trace.violation}, which holds in every replayed state")
         else:
             echo(f"  note: the file says it violates {trace.violation}, which model {model.name} does not declare "
                  "(a property of lbrspec compare is built in only there)")
+
+
+def _lasso(trace: Trace) -> str:
+    """What the loop of a lasso that closes means."""
+    loop = trace.loop
+    if loop == len(trace):
+        return f"and the lasso ends in state {loop}, where nothing happens any more"
+    steps = f"step {loop + 1}" if loop + 1 == len(trace) else f"steps {loop + 1} to {len(trace)}"
+    return f"and the last state is state {loop} again: a lasso, {steps} repeat forever"
 
 
 def _summary(r: ReplayResult) -> str:
@@ -208,7 +228,9 @@ def replay_cmd(file: str, model_ref: str | None, variant: str | None, sizes: Siz
     model than the one selected (--model, default guest_lbr) is refused, and so is a size flag
     that contradicts the file.  The trace file is data: nothing in it is executed.  Each step must be
     enabled and reach exactly the next state of the file; a step without an action name is
-    matched against every action.  Every invariant is evaluated in every replayed state.
+    matched against every action.  Every invariant is evaluated in every replayed state.  A
+    lasso (a file with "loop", as `check --liveness --trace-out` writes) must also close: its last
+    state must be the state it loops back to; replay does not check the liveness property itself.
 
     Exit status: 0 the trace replays and every invariant holds in every state; 1 it diverges
     (the first step that is not enabled or reaches another state is named) or an invariant

@@ -9,10 +9,9 @@ import click
 from ..errors import EXIT_HOLDS, EXIT_VIOLATED, InputError
 from ..pbt.failures import InvariantViolated
 from ..pbt.simulate import SimulateResult, simulate
-from ..trace.itf import write_itf
 from ..modelref import load_model
-from .common import (Progress, SizeFlags, check_writable, emit_json, make_instance, model_option, positive, size_options,
-                     variant_option)
+from .common import (Progress, SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, positive,
+                     size_options, variant_option)
 
 #: Hypothesis keeps a run's choices in a bounded buffer; far longer walks would be cut short.
 MAX_STEPS = 2000
@@ -152,14 +151,15 @@ def simulate_cmd(
     finally:
         progress.close()
     written = None
+    out = TraceFiles()
     if r.failure is not None and trace_out:
         description = f"lbrspec simulate (seed {seed}): counterexample for {r.failure.violation}"
-        write_itf(r.failure.trace, trace_out, description=description)
-        written = trace_out
+        if out.write(r.failure.trace, trace_out, description=description):
+            written = trace_out
     if as_json:
         emit_json(result_json(r, written))
     else:
         print_result(r, written)
-        if trace_out and written is None:
+        if trace_out and written is None and not out.failures:
             click.echo(f"no counterexample, so nothing was written to {trace_out}")
-    raise SystemExit(EXIT_VIOLATED if r.failure is not None else EXIT_HOLDS)
+    out.exit(EXIT_VIOLATED if r.failure is not None else EXIT_HOLDS)

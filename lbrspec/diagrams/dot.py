@@ -12,6 +12,7 @@ import shutil
 import subprocess
 
 from ..errors import InputError
+from ..printable import printable
 from .figure import LoopEnd, LoopStart, Message, Note, SequenceDiagram, StateDiagram
 
 FONT = "Helvetica"
@@ -19,12 +20,12 @@ FONT = "Helvetica"
 
 def _q(text: str) -> str:
     """A DOT string literal; ``\\n`` in ``text`` becomes a centred line break."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + printable(text, newlines=True).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _ql(text: str) -> str:
     """A DOT string literal with left-aligned lines."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\l") + '\\l"'
+    return '"' + printable(text, newlines=True).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\l") + '\\l"'
 
 
 def state_diagram(d: StateDiagram) -> str:

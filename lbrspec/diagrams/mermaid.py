@@ -3,16 +3,18 @@
 State diagrams become ``stateDiagram-v2`` blocks, sequence diagrams ``sequenceDiagram`` blocks
 with a ``loop`` block around the repeated part of a lasso.  Text is made safe for Mermaid's
 grammar: ``;`` ends a statement and ``#`` starts an entity code, so both are replaced; double
-quotes become single ones; line breaks become ``<br/>``.
+quotes become single ones; line breaks become ``<br/>``; control characters (from a trace
+file, say) are escaped (:func:`lbrspec.printable.printable`).
 """
 
 from __future__ import annotations
 
+from ..printable import printable
 from .figure import LoopEnd, LoopStart, Message, Note, SequenceDiagram, StateDiagram
 
 
 def _safe(text: str) -> str:
-    return (text.replace(";", ",").replace("#", "no.").replace('"', "'").replace("\n", "<br/>")
+    return (printable(text, newlines=True).replace(";", ",").replace("#", "no.").replace('"', "'").replace("\n", "<br/>")
             .replace("{", "(").replace("}", ")"))
 
 

@@ -29,6 +29,9 @@ from .figure import Edge, Node, StateDiagram
 
 DEFAULT_MAX_NODES = 60
 MAX_LABELS = 4
+#: The deepest nesting of brackets in a term (``sel[cpu[v0]]`` nests two deep); deeper terms are
+#: refused before the parser's recursion gets anywhere near Python's limit.
+MAX_TERM_DEPTH = 32
 
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[\[\](),])")
 
@@ -44,11 +47,13 @@ def parse_term(inst: Instance, text: str) -> Term:
     """Parse one term (see the module docstring); :class:`InputError` names what is wrong."""
     model = inst.model
     tokens = _tokens(text)
+    shown = repr(text if len(text) <= 80 else text[:80] + "...")
     defs = {d.name: d for d in model.definitions}
     vars_ = {v.name: v for v in model.vars}
     env: dict[Local, int] = {}
     elements: dict[str, Local] = {}
     pos = 0
+    depth = 0
 
     def peek() -> str | None:
         return tokens[pos] if pos < len(tokens) else None
@@ -57,16 +62,21 @@ def parse_term(inst: Instance, text: str) -> Term:
         nonlocal pos
         tok = peek()
         if tok is None or (expected is not None and tok != expected):
-            raise InputError(f"term {text!r}: expected {expected or 'a name'}" + (f", got {tok!r}" if tok else " at the end"))
+            raise InputError(f"term {shown}: expected {expected or 'a name'}" + (f", got {tok!r}" if tok else " at the end"))
         pos += 1
         return tok
 
     def args(close: str) -> list[Expr]:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_TERM_DEPTH:
+            raise InputError(f"term {shown}: nested more than {MAX_TERM_DEPTH} levels deep")
         out = [term()]
         while peek() == ",":
             take(",")
             out.append(term())
         take(close)
+        depth -= 1
         return out
 
     def element(name: str) -> Local | None:
@@ -75,7 +85,7 @@ def parse_term(inst: Instance, text: str) -> Term:
             if m:
                 i = int(m.group(1))
                 if i >= inst.sizes[s]:
-                    raise InputError(f"term {text!r}: {name} does not exist with {inst.sizes[s]} {s.name}s")
+                    raise InputError(f"term {shown}: {name} does not exist with {inst.sizes[s]} {s.name}s")
                 if name not in elements:
                     loc = Local(name, SortDomain(s))
                     elements[name] = loc
@@ -86,17 +96,17 @@ def parse_term(inst: Instance, text: str) -> Term:
     def term() -> Expr:
         name = take()
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise InputError(f"term {text!r}: expected a name, got {name!r}")
+            raise InputError(f"term {shown}: expected a name, got {name!r}")
         try:
             if peek() == "[":
                 take("[")
                 if name not in vars_:
-                    raise InputError(f"term {text!r}: {name!r} is not a variable of the model")
+                    raise InputError(f"term {shown}: {name!r} is not a variable of the model")
                 return vars_[name][tuple(args("]"))]
             if peek() == "(":
                 take("(")
                 if name not in defs:
-                    raise InputError(f"term {text!r}: {name!r} is not a definition of the model "
+                    raise InputError(f"term {shown}: {name!r} is not a definition of the model "
                                      f"(definitions: {', '.join(sorted(defs))})")
                 return defs[name](*args(")"))
             el = element(name)
@@ -104,17 +114,18 @@ def parse_term(inst: Instance, text: str) -> Term:
                 return el
             if name in vars_:
                 return vars_[name][()]
-            raise InputError(f"term {text!r}: unknown name {name!r}")
+            raise InputError(f"term {shown}: unknown name {name!r}")
         except LangTypeError as e:
-            raise InputError(f"term {text!r}: {e}") from None
+            raise InputError(f"term {shown}: {e}") from None
 
     expr = term()
     if pos != len(tokens):
-        raise InputError(f"term {text!r}: unexpected {tokens[pos]!r}")
+        raise InputError(f"term {shown}: unexpected {tokens[pos]!r}")
     return Term(text.strip(), expr, env)
 
 
 def _tokens(text: str) -> list[str]:
+    shown = repr(text if len(text) <= 80 else text[:80] + "...")
     out = []
     i = 0
     while i < len(text):
@@ -123,7 +134,7 @@ def _tokens(text: str) -> list[str]:
             continue
         m = _TOKEN.match(text, i)
         if not m:
-            raise InputError(f"term {text!r}: unexpected character {text[i]!r}")
+            raise InputError(f"term {shown}: unexpected character {text[i]!r}")
         out.append(m.group(1))
         i = m.end()
     if not out:

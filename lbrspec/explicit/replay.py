@@ -30,6 +30,9 @@ class ReplayResult:
     #: leading to it breaks
     invariant_failures: list[tuple[int, str]] = field(default_factory=list)
     states: list[State] = field(default_factory=list)
+    #: For a lasso (a trace with ``loop``): whether its last state is the state it says it loops
+    #: back to; ``None`` for a trace without a loop or one that diverged before its last step.
+    loop_closes: bool | None = None
 
     @property
     def final_violations(self) -> list[str]:
@@ -97,9 +100,21 @@ def replay(inst: Instance, trace: Trace) -> ReplayResult:
         for n in broken:
             if (i + 1, n) not in result.invariant_failures:
                 result.invariant_failures.append((i + 1, n))
-    if trace.loop is not None and encoded[-1] != encoded[trace.loop]:
-        return _fail(result, len(trace.steps), f"the trace says it loops back to state {trace.loop}, but the last state differs from it")
+    if trace.loop is not None:
+        result.loop_closes = encoded[-1] == encoded[trace.loop]
+        if not result.loop_closes:
+            diff = _loop_diff(inst, encoded[trace.loop], encoded[-1], trace.loop)
+            return _fail(result, len(trace.steps), f"the trace says its last state is state {trace.loop} again, "
+                                                   f"but it differs from it: {diff}")
     return result
+
+
+def _loop_diff(inst: Instance, back: State, last: State, loop: int) -> str:
+    a, b = inst.decode(back), inst.decode(last)
+    for k, v in a.items():
+        if b.get(k) != v:
+            return f"{k} is {v} in state {loop} but {b.get(k)} in the last state"
+    return "states differ"
 
 
 def broken_step_invariants(inst: Instance, action, params: tuple[int, ...], pre: State) -> list[str]:

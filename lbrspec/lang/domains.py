@@ -264,9 +264,10 @@ class SortDomain(Domain):
     def encode(self, value: Value, sizes: Sizes) -> int:
         if isinstance(value, str) and value.startswith(self.sort.prefix):
             tail = value[len(self.sort.prefix):]
-            if tail.isdigit() and int(tail) < sizes[self.sort]:
+            if tail.isascii() and tail.isdigit() and len(tail) <= 6 and int(tail) < sizes[self.sort]:
                 return int(tail)
-        raise ValueError(f"{value!r} is not an element of {self.sort.name} (size {sizes[self.sort]})")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "..."
+        raise ValueError(f"{shown} is not an element of {self.sort.name} (size {sizes[self.sort]})")
 
     def sorts(self) -> tuple[Sort, ...]:
         return (self.sort,)

@@ -23,6 +23,8 @@ The action taken to reach a state and its parameters are in that state's ``#meta
 from __future__ import annotations
 
 import json
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,17 @@ from . import Step, Trace
 
 ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
 _UNIT = {"#tup": []}
+
+#: The largest trace file :func:`read_itf` reads (a trace of a few thousand steps of the
+#: largest instances lbrspec checks is a few MiB).
+MAX_TRACE_BYTES = 64 * 2**20
+#: The deepest nesting of JSON arrays and objects a trace file may have (an ITF trace needs
+#: about eight levels); checked before the file is parsed, so no input reaches Python's
+#: recursion limit.
+MAX_JSON_DEPTH = 64
+#: The most digits an integer in a trace file may have (a literal or a ``#bigint``), well under
+#: Python's limit on integer-string conversion (4,300 digits).
+MAX_INT_DIGITS = 1000
 
 
 def _enc_value(v: Value) -> Any:
@@ -103,17 +116,20 @@ def _dec_value(v: Any, where: str) -> Value:
         return v
     if isinstance(v, dict):
         if set(v) == {"#bigint"} and isinstance(v["#bigint"], str):
-            try:
-                return int(v["#bigint"])
-            except ValueError:
-                raise InputError(f"{where}: bad #bigint {v['#bigint']!r}") from None
+            text = v["#bigint"]
+            digits = text[1:] if text[:1] in "+-" else text
+            if not (digits.isascii() and digits.isdigit()):
+                raise InputError(f"{where}: bad #bigint {_clip(text)!r}")
+            if len(digits) > MAX_INT_DIGITS:
+                raise InputError(f"{where}: a #bigint of {len(digits):,} digits (at most {MAX_INT_DIGITS:,})")
+            return int(text)
         if set(v) == {"tag", "value"} and isinstance(v["tag"], str):
             arg = v["value"]
             if arg == _UNIT or arg == {}:
                 return UnionValue(v["tag"])
             if isinstance(arg, str):
                 return UnionValue(v["tag"], arg)
-    raise InputError(f"{where}: unsupported value {json.dumps(v)[:60]}")
+    raise InputError(f"{where}: unsupported value {_show(v)}")
 
 
 def _dec_key(k: Any, where: str) -> str:
@@ -121,7 +137,7 @@ def _dec_key(k: Any, where: str) -> str:
         return k
     if isinstance(k, dict) and set(k) == {"#tup"} and isinstance(k["#tup"], list) and all(isinstance(x, str) for x in k["#tup"]):
         return ",".join(k["#tup"])
-    raise InputError(f"{where}: unsupported map key {json.dumps(k)[:60]}")
+    raise InputError(f"{where}: unsupported map key {_show(k)}")
 
 
 def _dec_state(obj: Any, i: int) -> dict[str, Value]:
@@ -131,7 +147,7 @@ def _dec_state(obj: Any, i: int) -> dict[str, Value]:
     for var, val in obj.items():
         if var.startswith("#"):
             continue
-        where = f"state {i}, variable '{var}'"
+        where = f"state {i}, variable {_clip(var)!r}"
         if isinstance(val, dict) and set(val) == {"#map"}:
             pairs = val["#map"]
             if not isinstance(pairs, list):
@@ -163,16 +179,19 @@ def from_itf(obj: Any, source: str = "trace") -> Trace:
         params = smeta.get("params", {})
         if not isinstance(params, dict):
             raise InputError(f"{source}: state {i}: '#meta.params' is not an object")
-        steps.append(Step(action, {k: _dec_value(v, f"state {i}, parameter '{k}'") for k, v in params.items()}))
+        steps.append(Step(action, {k: _dec_value(v, f"state {i}, parameter {_clip(k)!r}") for k, v in params.items()}))
     sizes = meta.get("sizes") if isinstance(meta.get("sizes"), dict) else {}
+    for sort, n in sizes.items():
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise InputError(f"{source}: '#meta.sizes' gives {_clip(sort)!r} the size {_show(n)}, not an integer")
     loop = obj.get("loop")
-    if loop is not None and not (isinstance(loop, int) and 0 <= loop < len(states)):
+    if loop is not None and not (isinstance(loop, int) and not isinstance(loop, bool) and 0 <= loop < len(states)):
         raise InputError(f"{source}: 'loop' is not a state index")
     extra = {k: v for k, v in meta.items() if k not in ("model", "variant", "sizes", "violated")}
     return Trace(
         model=str(meta.get("model", "")),
         variant=str(meta.get("variant", "")),
-        sizes={str(k): v for k, v in sizes.items() if isinstance(v, int)},
+        sizes={str(k): v for k, v in sizes.items()},
         states=decoded,
         steps=steps,
         violation=meta.get("violated") if isinstance(meta.get("violated"), str) else None,
@@ -182,15 +201,87 @@ def from_itf(obj: Any, source: str = "trace") -> Trace:
 
 
 def read_itf(path: str | Path) -> Trace:
-    """Read an ITF file; unreadable or malformed files raise :class:`InputError`."""
+    """Read an ITF file: the one reader of trace files.
+
+    Anything that is not a readable trace raises :class:`InputError` with one line that starts
+    with the path: a file that cannot be read, is larger than :data:`MAX_TRACE_BYTES`, is not
+    UTF-8 JSON, nests deeper than :data:`MAX_JSON_DEPTH`, holds an integer of more than
+    :data:`MAX_INT_DIGITS` digits, or is not an ITF trace.
+    """
     try:
-        text = Path(path).read_text()
+        return from_itf(load_json(path), source=str(path))
+    except InputError as e:
+        text = str(e)
+        raise InputError(text if text.startswith(f"{path}:") or str(path) in text else f"{path}: {text}") from None
+
+
+def load_json(path: str | Path) -> Any:
+    """The JSON value in ``path``, within the limits :func:`read_itf` documents."""
+    p = Path(path)
+    try:
+        info = p.stat()
+        if stat.S_ISREG(info.st_mode) and info.st_size > MAX_TRACE_BYTES:
+            raise InputError(f"{path}: {_mib(info.st_size)}, larger than a trace file may be ({_mib(MAX_TRACE_BYTES)})")
+        with p.open("rb") as fh:  # not only regular files: a pipe or a device is read up to the limit
+            data = fh.read(MAX_TRACE_BYTES + 1)
     except OSError as e:
         raise InputError(f"cannot read trace file {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file") from None
+    if len(data) > MAX_TRACE_BYTES:
+        raise InputError(f"{path}: larger than a trace file may be ({_mib(MAX_TRACE_BYTES)})")
     try:
-        obj = json.loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (not UTF-8)") from None
+    depth = nesting_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise InputError(f"{path}: not an ITF trace (JSON nested {depth:,} levels deep, at most {MAX_JSON_DEPTH})")
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except InputError as e:  # an integer too long
+        raise InputError(f"{path}: {e}") from None
     except json.JSONDecodeError as e:
         raise InputError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from None
-    return from_itf(obj, source=str(path))
+    except RecursionError:  # cannot happen below MAX_JSON_DEPTH; kept as a backstop
+        raise InputError(f"{path}: not an ITF trace (JSON nested too deeply)") from None
+
+
+#: A JSON string, or an unterminated one running to the end of the text (so that the scan stays
+#: linear whatever the input).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON ``text`` (brackets inside strings do not
+    count), in linear time and without recursion."""
+    import numpy as np
+
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).encode("ascii")
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets, dtype=np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1).astype(np.int64)
+    return int(np.cumsum(steps).max())
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text) - (text[:1] == "-")
+    if digits > MAX_INT_DIGITS:
+        raise InputError(f"an integer of {digits:,} digits (a trace file's integers have at most {MAX_INT_DIGITS:,})")
+    return int(text)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB" if n % 2**20 else f"{n // 2**20:,} MiB"
+
+
+def _clip(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def _show(v: Any) -> str:
+    """A JSON value for a message, at most about 60 characters."""
+    try:
+        return _clip(json.dumps(v))
+    except (RecursionError, ValueError):
+        return type(v).__name__

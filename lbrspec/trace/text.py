@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..lang.domains import Value
+from ..printable import printable
 from . import Trace
 
 if TYPE_CHECKING:
@@ -76,4 +77,4 @@ def render(trace: Trace, model: "Model | None" = None, title: str | None = None)
         if trace.meta.get("violated_by_last_step") == trace.violation:
             where = "by the last step"
         out.append(f"  violated {where}: {what}")
-    return "\n".join(out) + "\n"
+    return "\n".join(printable(line) for line in out) + "\n"  # a trace read from a file names anything
