@@ -176,7 +176,8 @@ VARIANTS: dict[str, Variant] = {
                  debugctl_snapshot_at_entry=False),
         _variant("before-1647b52757d5", "Fix undone: a PMU refresh keeps the vLBR event, so an event that a host "
                  "DEBUGCTL write created outlives a refresh that turns guest LBR off: it keeps the LBR from host "
-                 "events for a guest that cannot use it, and, the vPMU gone, no cleanup is ever requested for it.",
+                 "events for a guest that cannot use it, and, the vPMU gone, no cleanup is ever requested for it (I1 "
+                 "breaks too, checked alone: VM-entry no longer decides pass-through for the active event).",
                  "fix", expected="vlbr_event_only_with_lbr_enabled",
                  source="1647b52757d5", refresh_releases_event=False),
         _variant("proposal-delay-release", "Proposal applied: a DEBUGCTL write with LBR set marks the event in use, "
