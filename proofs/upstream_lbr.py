@@ -140,6 +140,12 @@ def freeze(m: Vocabulary) -> list[Invariant]:
             "by the guest or a reset clears KVM's mark, each of which also ends the ghost's.",
         ),
         lemma(
+            "froze_after_run",
+            forall(V, lambda v: implies(m.froze[v], m.ran[v])),
+            "A virtual PMI comes only in guest mode, after the first KVM_RUN, and a refresh after it, which could "
+            "release the event, returns at once (3a6de51a437f).",
+        ),
+        lemma(
             "froze_event_live",
             forall(V, lambda v: implies(m.froze[v], m.ev[v].in_(Ev.ACTIVE, Ev.INACTIVE))),
             "A freeze happens with the event active, the cleanup does not release it while the freeze is pending "

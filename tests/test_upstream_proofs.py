@@ -47,7 +47,7 @@ LEMMAS = {
     "lbr_ctxsw": ["kept_select_saved"],
     "freeze": [],
 }
-FREEZE = ["froze_is_pending", "froze_event_live", "froze_records_in_lbr", "froze_records_saved"]
+FREEZE = ["froze_is_pending", "froze_after_run", "froze_event_live", "froze_records_in_lbr", "froze_records_saved"]
 #: Lemmas a variant breaks (it undoes the fix the lemma rests on), each failing with a reachable CTI.
 LEMMAS_BROKEN = {"before-67b45af946ec": {"handler_has_event"}, "before-098f4c061ea1": {"lbr_fmt_only_on_legacy_host"}}
 #: How `prove` shows a broken invariant: a reachable CTI, or, where every run to the violation
@@ -183,7 +183,10 @@ def test_each_variant_proves_what_it_keeps(variant, all_sizes):
     reachable = {row.name for row in r.rows if row.cti is not None and row.cti.classification in SHOWN_BROKEN}
     lem_broken = LEMMAS_BROKEN.get(variant, set())
     assert reachable & set(BREAKS[variant]) and reachable <= set(BREAKS[variant]) | lem_broken
-    assert broken_alone <= reachable
+    # an invariant that is inductive only together with one that fails is left unproven, not shown
+    # violated (before-1647b52757d5's I1, behind vlbr_event_only_with_lbr_enabled)
+    leaning = {row.name for row in r.rows if row.status == "unproven" and "only together with" in row.detail}
+    assert broken_alone <= reachable | leaning
     assert {row.name for row in r.rows if row.kind == "lemma" and not row.proven} == lem_broken
     assert lem_broken <= reachable
 
