@@ -1,8 +1,9 @@
-"""Lemmas about the host scheduler: which vCPU thread runs where."""
+"""Lemmas about the host scheduler (``lbr_common``, shared by both guest LBR models): which vCPU
+thread runs where."""
 
 from __future__ import annotations
 
-from lbrspec_models.guest_lbr import V
+from lbrspec_models.lbr_common import V
 
 from lbrspec.lang import Invariant, forall, implies
 

@@ -29,18 +29,13 @@ from lbrspec_models.upstream_lbr import Ev, Pc
 from lbrspec.lang import Invariant, Model, forall, implies
 
 from . import Vocabulary, lemma
+from .scheduling import lemmas as shared_scheduling
 
 
 def scheduling(m: Vocabulary) -> list[Invariant]:
     """The host scheduler and guest mode: which vCPU thread runs where."""
     return [
-        lemma(
-            "one_thread_per_pcpu",
-            forall(V, lambda v1: forall(V, lambda v2: implies(
-                (v1 != v2) & m.running[v1] & m.running[v2], m.cpu[v1] != m.cpu[v2]))),
-            "The scheduler puts a thread only on a pCPU where no other vCPU thread runs (switch_in's guard), "
-            "so two running vCPU threads never share a pCPU, nor, therefore, its LBR.",
-        ),
+        *shared_scheduling(m),  # the scheduler is lbr_common's: its lemma is written once, in scheduling.py
         lemma(
             "guest_mode_runs",
             forall(V, lambda v: implies(m.in_guest[v], m.running[v])),

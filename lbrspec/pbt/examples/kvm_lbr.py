@@ -525,29 +525,8 @@ class Kvm:
     # -- running the vCPU thread through its handler ---------------------------------------------------
     def run_vcpu_thread(self, vcpu: KvmVcpu, stops: frozenset[str] | set[str]) -> None:
         """Run the handler in flight until it stops at one of ``stops`` (a point where the model
-        has a step boundary) or returns.  A NULL dereference is an oops: logged (or raised with
-        ``panic_on_oops``), and the thread goes on as if the access were refused."""
-        assert vcpu.handler is not None
-        while True:
-            try:
-                at = next(vcpu.handler)
-            except StopIteration:
-                self._handler_done(vcpu)
-                return
-            except AttributeError as e:
-                if "'NoneType' object has no attribute" not in str(e):
-                    raise
-                cpu = vcpu.cpu
-                self.printk("OOPS", vcpu, cpu, what=f"NULL pointer dereference: {e}")
-                self._handler_done(vcpu)
-                if cpu is not None:
-                    self.local_irq_enable(cpu)  # the oops ends the window the thread had opened
-                if self.panic_on_oops:
-                    raise KernelOops(f"{vcpu.name}: kernel NULL pointer dereference ({e})") from None
-                return
-            vcpu.handler_at = at
-            if at in stops:
-                return
+        has a step boundary) or returns; see :func:`run_handler`."""
+        run_handler(self, vcpu, stops)
 
     def _handler_done(self, vcpu: KvmVcpu) -> None:
         vcpu.handler, vcpu.handler_at, vcpu.handler_msr = None, IDLE, None
@@ -741,6 +720,35 @@ class PostedKvm(Kvm):
 #: The model's actions that KVM takes no part in (host perf users, perf's own scheduling).
 ENVIRONMENT_ONLY = frozenset({"host_open_pinned", "host_open_flex", "host_open_task", "host_flex_resched",
                               "host_sample", "host_close"})
+
+
+def run_handler(kvm, vcpu, stops: frozenset[str] | set[str]) -> None:
+    """Run ``vcpu``'s handler in flight (a generator that yields the points where the model has
+    a step boundary) until it stops at one of ``stops`` or returns.  A NULL dereference is an
+    oops: logged (or raised with ``panic_on_oops``), and the thread goes on as if the access had
+    not happened.  Shared by the renderings of both designs (``kvm`` has ``printk``,
+    ``local_irq_enable``, ``panic_on_oops`` and ``_handler_done``)."""
+    assert vcpu.handler is not None
+    while True:
+        try:
+            at = next(vcpu.handler)
+        except StopIteration:
+            kvm._handler_done(vcpu)
+            return
+        except AttributeError as e:
+            if "'NoneType' object has no attribute" not in str(e):
+                raise
+            cpu = vcpu.cpu
+            kvm.printk("OOPS", vcpu, cpu, what=f"NULL pointer dereference: {e}")
+            kvm._handler_done(vcpu)
+            if cpu is not None:
+                kvm.local_irq_enable(cpu)  # the oops ends the window the thread had opened
+            if kvm.panic_on_oops:
+                raise KernelOops(f"{vcpu.name}: kernel NULL pointer dereference ({e})") from None
+            return
+        vcpu.handler_at = at
+        if at in stops:
+            return
 
 
 def foreign(vcpu: str, value: object) -> bool:

@@ -72,7 +72,7 @@ from typing import Generator, Mapping
 from ...errors import InputError
 from ...lang.domains import Value
 from ..conformance import ModelView, Refused
-from .kvm_lbr import Env, KernelOops, LogEntry
+from .kvm_lbr import Env, LogEntry, foreign, run_handler
 
 # -- architectural constants (Intel SDM) -------------------------------------------------------
 MSR_IA32_DEBUGCTLMSR = 0x1D9
@@ -710,30 +710,9 @@ class Kvm:
 
     # -- x86.c: running the vCPU -------------------------------------------------------------------
     def run_vcpu_thread(self, vcpu: KvmVcpu, stops: frozenset[str] | set[str]) -> None:
-        """Run the handler in flight until it stops at one of ``stops`` or returns.  A NULL
-        dereference is an oops: logged (or raised with ``panic_on_oops``), and the thread goes on
-        as if the access had been a dummy one."""
-        assert vcpu.handler is not None
-        while True:
-            try:
-                at = next(vcpu.handler)
-            except StopIteration:
-                self._handler_done(vcpu)
-                return
-            except AttributeError as e:
-                if "'NoneType' object has no attribute" not in str(e):
-                    raise
-                cpu = vcpu.cpu
-                self.printk("OOPS", vcpu, cpu, what=f"NULL pointer dereference: {e}")
-                self._handler_done(vcpu)
-                if cpu is not None:
-                    self.local_irq_enable(cpu)  # the oops ends the window the thread had opened
-                if self.panic_on_oops:
-                    raise KernelOops(f"{vcpu.name}: kernel NULL pointer dereference ({e})") from None
-                return
-            vcpu.handler_at = at
-            if at in stops:
-                return
+        """Run the handler in flight until it stops at one of ``stops`` or returns (the harness
+        both renderings share: :func:`~lbrspec.pbt.examples.kvm_lbr.run_handler`)."""
+        run_handler(self, vcpu, stops)
 
     @staticmethod
     def _handler_done(vcpu: KvmVcpu) -> None:
@@ -934,11 +913,6 @@ def _dup(obj):
 
 #: The model's actions that KVM takes no part in (host perf users, their samples).
 ENVIRONMENT_ONLY = frozenset({"host_open_pinned", "host_open_flex", "host_sample"})
-
-
-def foreign(vcpu: str, value: object) -> bool:
-    """LBR state written by the host or by another vCPU (the model's ``foreign``)."""
-    return str(value) not in ("none", f"vcpu({vcpu})")
 
 
 #: What each step property of the model means in the kernel's log: the entries of one step that
