@@ -77,6 +77,13 @@ class OutputError(LbrspecError):
         self.exit_code = exit_code
 
 
+class Stopped(LbrspecError):
+    """The command was stopped (a budget ran out, SIGINT, SIGTERM) in a phase that had no
+    figures to report: undetermined, nothing is claimed."""
+
+    exit_code = EXIT_UNDETERMINED
+
+
 class InternalError(LbrspecError):
     """lbrspec contradicted itself; always a bug in lbrspec, reported loudly."""
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from .. import runctl
 from ..explicit.explore import explore
 from ..explicit.instance import Instance
 from ..lang.liveness import Liveness
@@ -59,20 +60,32 @@ def graph_report(
     if liveness:
         refuse_reductions(None, reduction)
     t0 = time.perf_counter()
-    r = explore(inst, keep_graph=True, stop_at_violation=False, check_deadlock=False,
-                max_states=max_states, max_seconds=max_seconds)
+    with runctl.phase("exploring again, keeping every edge"):
+        r = explore(inst, keep_graph=True, stop_at_violation=False, check_deadlock=False,
+                    max_states=max_states, max_seconds=max_seconds)
     t1 = time.perf_counter()
     rep = GraphReport(None, [], r.complete, r.stop_reason, t1 - t0, 0.0, 0.0)
     if not r.complete:
         return rep
-    graph = StateGraph(r)
-    if analysis:
-        rep.summary = summarise(graph)
-    t2 = time.perf_counter()
-    rep.analysis_seconds = t2 - t1
-    if liveness:
-        rep.liveness = check_all(graph, list(liveness), reduction=reduction)
-    rep.liveness_seconds = time.perf_counter() - t2
+    # networkx and the fair-cycle search do not poll the run's stop request: they are
+    # interrupted (lbrspec.runctl), and the report says it stopped early
+    try:
+        with runctl.phase("building the state graph"):
+            graph = StateGraph(r)
+        if analysis:
+            with runctl.phase("analysing the state graph"):
+                rep.summary = summarise(graph)
+        t2 = time.perf_counter()
+        rep.analysis_seconds = t2 - t1
+        if liveness:
+            with runctl.phase("checking liveness"):
+                rep.liveness = check_all(graph, list(liveness), reduction=reduction)
+        rep.liveness_seconds = time.perf_counter() - t2
+    except KeyboardInterrupt:
+        rep.summary = None
+        rep.liveness = []
+        rep.complete = False
+        rep.stop_reason = runctl.reason()
     return rep
 
 

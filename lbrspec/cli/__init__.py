@@ -11,7 +11,8 @@ import sys
 
 import click
 
-from ..errors import EXIT_INTERNAL, EXIT_USAGE, LbrspecError
+from .. import runctl
+from ..errors import EXIT_INTERNAL, EXIT_UNDETERMINED, EXIT_USAGE, LbrspecError, Stopped
 from ..printable import error_line
 from .bmc import bmc_cmd
 from .check import check_cmd
@@ -51,7 +52,22 @@ cli.add_command(compare_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns (and, as a script, exits with) the exit code."""
+    """Run the CLI; returns (and, as a script, exits with) the exit code.
+
+    SIGINT and SIGTERM are one stop request (:mod:`lbrspec.runctl`): the running phase ends
+    with its figures and any counterexample found so far (exit 1 if there is one, else 3);
+    where no figures exist yet, one line says what was stopped, exit 3."""
+    restore = runctl.install_signal_handlers()
+    try:
+        code = _main(argv)
+    finally:
+        restore()
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="lbrspec", standalone_mode=False)
         code = 0
@@ -64,11 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"lbrspec: error: {error_line(e.format_message())}", err=True)
         code = EXIT_USAGE
     except click.exceptions.Abort:
-        click.echo("lbrspec: interrupted", err=True)
-        code = 130
+        click.echo("lbrspec: stopped: interrupted; no verdict (undetermined)", err=True)
+        code = EXIT_UNDETERMINED
+    except KeyboardInterrupt:  # a second signal while the first one's result was printed
+        code = EXIT_UNDETERMINED
+    except Stopped as e:
+        click.echo(f"lbrspec: stopped: {error_line(str(e))}", err=True)
+        code = e.exit_code
     except LbrspecError as e:
         click.echo(f"lbrspec: {'internal error' if e.exit_code == EXIT_INTERNAL else 'error'}: {error_line(str(e))}", err=True)
         code = e.exit_code
-    if argv is None:
-        sys.exit(code)
     return code

@@ -10,7 +10,9 @@ from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
 from ..smt.bmc import BmcResult, bmc
 from ..trace.text import render
 from ..modelref import load_model
-from .common import SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, size_options, variant_option
+from .common import (SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, run_options, size_options,
+                     variant_option)
+from .. import runctl
 
 DEFAULT_DEPTH = 10
 
@@ -70,16 +72,16 @@ def print_result(r: BmcResult, trace_out: str | None) -> None:
 @size_options
 @click.option("--depth", type=int, default=DEFAULT_DEPTH, show_default=True, metavar="K",
               help="Search runs of at most K steps.")
-@click.option("--timeout", type=float, default=None, metavar="S",
-              help="Give up after S seconds of solving (undetermined, exit 3). Default: no limit.")
 @click.option("--trace-out", type=str, default=None, metavar="FILE", help="Write the counterexample as ITF JSON to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@run_options(time_aliases=("--timeout",))
 def bmc_cmd(
     model_ref: str | None,
     variant: str | None,
     sizes: SizeFlags,
     depth: int,
-    timeout: float | None,
+    max_seconds: float | None,
+    quiet: bool,
     trace_out: str | None,
     as_json: bool,
 ) -> None:
@@ -94,11 +96,11 @@ def bmc_cmd(
     """
     if depth < 0:
         raise InputError(f"--depth must be at least 0, got {depth}")
-    if timeout is not None and not timeout > 0:
-        raise InputError(f"--timeout must be positive, got {timeout:g}")
-    inst = make_instance(load_model(model_ref), variant, sizes)
+    with runctl.phase("loading the model"):
+        inst = make_instance(load_model(model_ref), variant, sizes)
     check_writable(trace_out, "--trace-out")
-    r = bmc(inst.model, inst.sizes_by_name(), depth=depth, timeout=timeout)
+    with runctl.phase(f"bounded model checking to depth {depth} (Z3)"):
+        r = bmc(inst.model, inst.sizes_by_name(), depth=depth, timeout=max_seconds)
     written = None
     out = TraceFiles()
     if r.trace is not None and trace_out:

@@ -12,7 +12,8 @@ from ..explicit.vexplore import explore_vector
 from ..analysis.report import graph_report, report_json, report_lines
 from ..modelref import ModelModule, load_model
 from ..trace.text import render
-from .common import (Progress, SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, positive,
+from .. import runctl
+from .common import (Progress, SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, positive, run_options,
                      size_options, variant_option)
 
 
@@ -187,14 +188,11 @@ def print_counterexample(c, model, written: str | None) -> None:
 @variant_option
 @size_options
 @click.option("--max-states", type=int, default=None, metavar="K", help="Stop as undetermined after K distinct states.")
-@click.option("--max-seconds", type=float, default=None, metavar="S", help="Stop as undetermined after S seconds.")
 @click.option("--trace-out", type=str, default=None, metavar="FILE",
               help="Write the shortest counterexample as ITF JSON to FILE, and, when several properties are violated, "
                    "each one's to FILE with the property's name inserted before the extension.")
 @click.option("--first-only", is_flag=True,
               help="Stop at the first violation (faster) instead of reporting every violated property.")
-@click.option("--max-memory", type=int, default=None, metavar="MB",
-              help="Stop as undetermined when the process's resident memory passes MB mebibytes.")
 @click.option("--symmetry/--no-symmetry", default=None,
               help="Store one state per renaming of the elements of the model's sorts (vCPUs, pCPUs and host "
                    "users for guest_lbr; exact for safety properties; on by default with the vector engine).")
@@ -207,7 +205,7 @@ def print_counterexample(c, model, written: str | None) -> None:
 @click.option("--liveness", is_flag=True,
               help="Also check the liveness properties under their fairness assumptions (on the full, unreduced graph).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@click.option("--quiet", is_flag=True, help="No progress display.")
+@run_options()
 def check_cmd(
     model_ref: str | None,
     variant: str | None,
@@ -244,53 +242,36 @@ def check_cmd(
     Python and runs like any import.
     """
     positive(max_states, "--max-states")
-    positive(max_memory, "--max-memory")
     if symmetry and engine == "python":
         raise InputError("symmetry reduction needs the vector engine: use --engine vector or --no-symmetry")
     if symmetry is None:
         symmetry = engine == "vector"
-    if max_seconds is not None and not max_seconds > 0:
-        raise InputError(f"--max-seconds must be positive, got {max_seconds:g}")
-    source = load_model(model_ref)
+    with runctl.phase("loading the model"):
+        source = load_model(model_ref)
+        inst = make_instance(source, variant, sizes, liveness=True)
     if allow_deadlock is None:
         allow_deadlock = not source.check_deadlock
-    inst = make_instance(source, variant, sizes, liveness=True)
     if liveness and not source.liveness(inst.model):
         raise InputError(f"model {source.name} declares no liveness properties (no liveness(model) in its module); "
                          "drop --liveness")
     check_writable(trace_out, "--trace-out")
     progress = Progress(enabled=not quiet)
+    # --max-seconds and --max-memory bound the whole command (lbrspec.runctl), this phase included
     try:
-        if engine == "vector":
-            try:
-                r = explore_vector(
-                    inst,
-                    symmetry=symmetry,
-                    max_states=max_states,
-                    max_seconds=max_seconds,
-                    max_memory=max_memory * 2**20 if max_memory else None,
-                    check_deadlock=not allow_deadlock,
-                    stop_at_violation=first_only,
-                    prune_violations=not first_only,
-                    progress=progress,
-                    progress_every=0.5,
-                )
-            except MemoryError:
-                raise InputError("out of memory before the ceiling was reached; give a lower --max-memory") from None
-            except ValueError as e:  # an instance the packing or the symmetry group cannot take
-                raise InputError(f"cannot explore this instance: {e}") from None
-        else:
-            r = explore(
-                inst,
-                max_states=max_states,
-                max_seconds=max_seconds,
-                max_memory=max_memory * 2**20 if max_memory else None,
-                check_deadlock=not allow_deadlock,
-                stop_at_violation=first_only,
-                prune_violations=not first_only,
-                progress=progress,
-                progress_every=0.5,
-            )
+        with runctl.phase("exploring"):
+            if engine == "vector":
+                try:
+                    r = explore_vector(inst, symmetry=symmetry, max_states=max_states,
+                                       check_deadlock=not allow_deadlock, stop_at_violation=first_only,
+                                       prune_violations=not first_only, progress=progress, progress_every=0.5)
+                except MemoryError:
+                    raise InputError("out of memory before the ceiling was reached; give a lower --max-memory") from None
+                except ValueError as e:  # an instance the packing or the symmetry group cannot take
+                    raise InputError(f"cannot explore this instance: {e}") from None
+            else:
+                r = explore(inst, max_states=max_states, check_deadlock=not allow_deadlock,
+                            stop_at_violation=first_only, prune_violations=not first_only, progress=progress,
+                            progress_every=0.5)
     finally:
         progress.close()
     written = None
@@ -303,7 +284,7 @@ def check_cmd(
             if out.write(c.trace, path, description=f"lbrspec check: shortest counterexample for {prop}"):
                 files[prop] = path
         written = trace_out if trace_out in files.values() else None
-    extra = graph_checks(source, inst, analysis, liveness, max_states, max_seconds) if (analysis or liveness) else None
+    extra = graph_checks(source, inst, analysis, liveness, max_states) if (analysis or liveness) else None
     lasso_out = None
     if extra is not None and r.violation is None and trace_out and extra[0].first_lasso is not None:
         if out.write(extra[0].first_lasso, trace_out, description="lbrspec check: lasso of a liveness property"):
@@ -328,14 +309,15 @@ def check_cmd(
     out.exit(code)
 
 
-def graph_checks(source: ModelModule, inst, analysis: bool, liveness: bool, max_states: int | None,
-                 max_seconds: float | None):
+def graph_checks(source: ModelModule, inst, analysis: bool, liveness: bool, max_states: int | None):
     """Graph analysis and liveness on the full graph (see :mod:`lbrspec.analysis.report`)."""
     props = source.liveness(inst.model) if liveness else None
     # the analyses explore again, in full; a reduction the user asked for explicitly (--symmetry)
     # cannot apply to liveness, and is refused with the reason rather than silently ignored
     asked = click.get_current_context().params.get("symmetry")
-    rep = graph_report(inst, analysis=analysis, liveness=props, max_states=max_states, max_seconds=max_seconds,
+    # the command's budgets and signals apply here too (lbrspec.runctl): a stop in this phase
+    # leaves the report incomplete, and the safety verdict above stands
+    rep = graph_report(inst, analysis=analysis, liveness=props, max_states=max_states,
                        reduction="symmetry" if asked else None)
     return rep, props
 

@@ -12,7 +12,8 @@ from typing import Any, Callable, Mapping, NoReturn, Sequence
 
 import click
 
-from ..errors import EXIT_HOLDS, EXIT_USAGE, InputError, OutputError
+from .. import runctl
+from ..errors import EXIT_HOLDS, EXIT_USAGE, InputError, ModelError, OutputError, Stopped
 from ..explicit.instance import Instance
 from ..lang.spec import Model
 from ..modelref import ModelModule
@@ -119,6 +120,98 @@ def size_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def run_options(*, time_aliases: Sequence[str] = (), quiet: bool = True, output: bool = True
+                ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options every command that works shares, and the run they open.
+
+    ``--max-seconds S`` (plus ``time_aliases``, e.g. ``--timeout``) and ``--max-memory MB``
+    bound the whole command, from its start, whatever phase it is in (:mod:`lbrspec.runctl`);
+    ``--quiet`` turns the progress display off (``quiet=False``: the command declares its own);
+    ``-o/--output FILE`` writes what the command prints on standard output to FILE instead
+    (``output=False``: the command declares its own).  The command receives none of them
+    except ``quiet``, ``max_seconds`` and ``max_memory`` when its signature names them.
+    """
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        import inspect
+
+        wanted = set(inspect.signature(f).parameters)
+
+        @functools.wraps(f)
+        def command(*args: Any, max_seconds: float | None, max_memory: int | None, **kwargs: Any) -> Any:
+            out_path = kwargs.pop("output", None) if output else None
+            if max_seconds is not None and not max_seconds > 0:
+                raise InputError(f"--max-seconds must be positive, got {max_seconds:g}")
+            positive(max_memory, "--max-memory")
+            check_writable(out_path, "--output")
+            quiet_flag = bool(kwargs.get("quiet")) or bool(kwargs.get("as_json"))
+            if "quiet" not in wanted:
+                kwargs.pop("quiet", None)
+            for name, value in (("max_seconds", max_seconds), ("max_memory", max_memory)):
+                if name in wanted:
+                    kwargs[name] = value
+            run = runctl.Run(max_seconds=max_seconds, max_memory=max_memory * 2**20 if max_memory else None,
+                             display=not quiet_flag)
+            with runctl.running(run), _stdout_to(out_path):
+                try:
+                    return f(*args, **kwargs)
+                except KeyboardInterrupt as e:
+                    raise Stopped(runctl.stopped_line(run, str(e.args[0]) if e.args else None)) from None
+                except (InputError, ModelError) as e:
+                    if run.reason is None:
+                        raise
+                    # a phase that cannot go on without what the stop cut short (a complete
+                    # graph, say) says so; the reason is the stop, not the input
+                    raise Stopped(f"{runctl.stopped_line(run)} ({e})") from None
+
+        names = ["--max-seconds", *time_aliases]
+        command = click.option(*names, "max_seconds", type=float, default=None, metavar="S",
+                               help="Stop as undetermined (exit 3) once the command has run S seconds, whatever "
+                                    "it is doing; the figures so far are printed.")(command)
+        command = click.option("--max-memory", type=int, default=None, metavar="MB",
+                               help="Stop as undetermined (exit 3) when the process's resident memory passes MB "
+                                    "mebibytes.")(command)
+        if quiet:
+            command = click.option("--quiet", is_flag=True, help="No progress display.")(command)
+        if output:
+            command = click.option("-o", "--output", "output", type=str, default=None, metavar="FILE",
+                                   help="Write what the command prints (the report, or the JSON with --json) to FILE "
+                                        "instead of standard output.")(command)
+        return command
+
+    return decorate
+
+
+class _stdout_to:
+    """Standard output goes to ``path`` for the block (nothing changes when ``path`` is None).
+    The file is written even when the command ends with a violation, an interrupt or an
+    error, so that a report is never lost."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.file = None
+        self.saved = None
+
+    def __enter__(self) -> None:
+        if self.path is None:
+            return
+        try:
+            self.file = open(self.path, "w", encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"--output {self.path}: cannot write: {e.strerror or e}") from None
+        self.saved = sys.stdout
+        sys.stdout = self.file
+
+    def __exit__(self, *exc: object) -> None:
+        if self.file is None:
+            return
+        sys.stdout = self.saved
+        try:
+            self.file.close()
+        except OSError as e:
+            raise OutputError(f"--output {self.path}: cannot write: {e.strerror or e}", exit_code=EXIT_USAGE) from None
+
+
 def make_instance(source: ModelModule, variant: str | None, sizes: SizeFlags, *, liveness: bool = False) -> Instance:
     """The instance of ``variant`` of ``source`` with the sizes asked (the model's defaults
     for the other sorts).  ``liveness``: the liveness variants are accepted too."""
@@ -188,39 +281,22 @@ def emit_json(obj: dict[str, Any]) -> None:
 
 
 class Progress:
-    """Progress for long runs: a live line on a terminal, a line every 10 s otherwise.
+    """An explorer's figures (states, queue, depth, seconds) for the progress display of the
+    current run (:mod:`lbrspec.runctl`: shown once a step lasts 2 s, a live line on a terminal,
+    a line every 10 s otherwise).  ``enabled=False`` shows nothing."""
 
-    Nothing is shown for runs shorter than ``delay`` seconds.  Calling the object with the
-    explorer's figures (states, queue, depth, seconds) shows them; :meth:`show` takes any text.
-    """
-
-    def __init__(self, enabled: bool, delay: float = 2.0) -> None:
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.delay = delay
-        self.tty = sys.stderr.isatty()
-        self._status = None
-        self._last_line = 0.0
 
     def __call__(self, states: int, queue: int, depth: int, seconds: float) -> None:
         rate = states / seconds if seconds > 0 else 0.0
         self.show(f"{states:,} states, {queue:,} queued, depth {depth}, {rate:,.0f} states/s, {seconds:.0f} s", seconds)
 
-    def show(self, text: str, seconds: float) -> None:
-        if not self.enabled or seconds < self.delay:
-            return
-        if self.tty:
-            if self._status is None:
-                from rich.console import Console
-
-                self._status = Console(stderr=True).status(text)
-                self._status.start()
-            else:
-                self._status.update(text)
-        elif seconds - self._last_line >= 10.0:
-            self._last_line = seconds
-            click.echo(f"progress: {text}", err=True)
+    def show(self, text: str, seconds: float = 0.0) -> None:
+        if self.enabled:
+            runctl.status(text)
 
     def close(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+        run = runctl.current()
+        if run is not None:
+            run.clear_display()

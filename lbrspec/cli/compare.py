@@ -12,7 +12,8 @@ from ..compare import Comparison, Design, common_sizes, parse_designs, run
 from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, InputError
 from ..modelref import load_model
 from ..trace.itf import write_itf
-from .common import Progress, SizeFlags, emit_json, positive, size_options
+from .. import runctl
+from .common import Progress, SizeFlags, emit_json, positive, run_options, size_options
 
 #: The designs compared without --design: every shipped model that takes part, with the
 #: variants each names in COMPARE_DESIGNS.
@@ -30,19 +31,18 @@ DEFAULT_DESIGNS = ("guest_lbr", "upstream_lbr")
 @click.option("--list", "list_only", is_flag=True, help="List the shared observations and exit.")
 @click.option("--max-states", type=int, default=None, metavar="K",
               help="Per cell: stop as undetermined after K distinct states.")
-@click.option("--max-seconds", type=float, default=None, metavar="S",
-              help="Per cell: stop as undetermined after S seconds.")
-@click.option("--max-memory", type=int, default=None, metavar="MB",
-              help="Per cell: stop as undetermined when resident memory passes MB mebibytes.")
+@click.option("--cell-max-seconds", type=float, default=None, metavar="S",
+              help="Per cell: stop that cell as undetermined after S seconds (--max-seconds bounds the whole "
+                   "command: the cells not done by then are undetermined).")
 @click.option("-o", "--output", "output", default=None, metavar="FILE",
               help="Also write the comparison as a Markdown page (the table, then each differing property's "
                    "counterexamples side by side); deterministic, no timings.")
 @click.option("--trace-dir", default=None, metavar="DIR",
               help="Write every counterexample as ITF JSON to DIR/<observation>.<model>.<variant>.itf.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-@click.option("--quiet", is_flag=True, help="No progress lines.")
+@run_options(output=False)
 def compare_cmd(design_refs: tuple[str, ...], sizes: SizeFlags, only: tuple[str, ...], list_only: bool,
-                max_states: int | None, max_seconds: float | None, max_memory: int | None, output: str | None,
+                max_states: int | None, cell_max_seconds: float | None, output: str | None,
                 trace_dir: str | None, as_json: bool, quiet: bool) -> None:
     """Check several designs on one table of properties that mean the same thing in each.
 
@@ -58,9 +58,8 @@ def compare_cmd(design_refs: tuple[str, ...], sizes: SizeFlags, only: tuple[str,
     or input; 3 a cell undetermined.
     """
     positive(max_states, "--max-states")
-    positive(max_memory, "--max-memory")
-    if max_seconds is not None and not max_seconds > 0:
-        raise InputError(f"--max-seconds must be positive, got {max_seconds:g}")
+    if cell_max_seconds is not None and not cell_max_seconds > 0:
+        raise InputError(f"--cell-max-seconds must be positive, got {cell_max_seconds:g}")
     designs = parse_designs(design_refs or DEFAULT_DESIGNS, load_model)
     if list_only:
         from ..compare import observations_of
@@ -87,8 +86,9 @@ def compare_cmd(design_refs: tuple[str, ...], sizes: SizeFlags, only: tuple[str,
     if not quiet and not as_json:
         click.echo(f"lbrspec compare: {len(designs)} designs on {_sizes(inst_sizes)}", err=True)
     try:
-        cmp = run(designs, inst_sizes, only=only, on_cell=on_cell, max_states=max_states, max_seconds=max_seconds,
-                  max_memory=max_memory * 2**20 if max_memory else None, progress=progress)
+        with runctl.phase("comparing"):
+            cmp = run(designs, inst_sizes, only=only, on_cell=on_cell, max_states=max_states,
+                      max_seconds=cell_max_seconds, progress=progress)
     finally:
         progress.close()
     if trace_dir is not None:

@@ -15,13 +15,14 @@ from ..diagrams.figure import SequenceDiagram, StateDiagram
 from ..diagrams.machines import DEFAULT_LIMIT, choose_view, machine_diagram
 from ..diagrams.projection import DEFAULT_MAX_NODES, project
 from ..diagrams.sequence import sequence
-from ..errors import InputError
+from ..errors import InputError, Stopped
 from ..printable import printable
 from ..explicit.explore import explore
 from ..explicit.instance import Instance
 from ..modelref import ModelModule, load_model
 from ..trace import Trace
-from .common import SizeFlags, check_writable, make_instance, model_option, size_options, variant_option
+from .. import runctl
+from .common import SizeFlags, check_writable, make_instance, model_option, run_options, size_options, variant_option
 
 FORMATS = ("mermaid", "dot", "svg")
 _SUFFIX = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot", ".svg": "svg"}
@@ -29,8 +30,12 @@ _SUFFIX = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid", ".dot": "
 
 def full_graph(inst: Instance) -> StateGraph:
     """Every reachable state and edge of ``inst`` (no reduction, not stopped at a violation)."""
-    r = explore(inst, keep_graph=True, stop_at_violation=False, check_deadlock=False)
-    return StateGraph(r)
+    with runctl.phase("exploring every reachable state, keeping every edge"):
+        r = explore(inst, keep_graph=True, stop_at_violation=False, check_deadlock=False)
+        if not r.complete:
+            raise Stopped(runctl.stopped_line())
+    with runctl.phase("building the state graph"):
+        return StateGraph(r)
 
 
 def _format(fmt: str | None, out: str | None) -> str:
@@ -61,7 +66,8 @@ def _emit(figure: StateDiagram | SequenceDiagram, fmt: str, out: str | None) -> 
 
 
 def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("-o", "--out", type=str, default=None, metavar="FILE",
+    f = run_options(output=False)(f)
+    f = click.option("-o", "--output", "--out", "out", type=str, default=None, metavar="FILE",
                      help="Write to FILE instead of standard output (the format follows its suffix: .mmd, .dot, .svg).")(f)
     f = click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
                      help="mermaid (default; GitHub renders it), dot (Graphviz) or svg (needs Graphviz's dot).")(f)
@@ -89,14 +95,15 @@ def diagram_cmd() -> None:
 @size_options
 @output_options
 def machine_cmd(name: str, control: str | None, limit: int, model_ref: str | None, variant: str | None, sizes: SizeFlags,
-                fmt: str | None, out: str | None) -> None:
+                fmt: str | None, out: str | None, quiet: bool) -> None:
     """The control states of machine NAME (its first member: v0, p0 or h0) and its transitions,
     labelled with abbreviated guards, as reachable in the product."""
     if limit < 1:
         raise InputError(f"--limit must be at least 1, got {limit}")
-    check_writable(out, "--out")
+    check_writable(out, "--output")
     fmt = _format(fmt, out)
-    inst = make_instance(load_model(model_ref), variant, sizes, liveness=True)
+    with runctl.phase("loading the model"):
+        inst = make_instance(load_model(model_ref), variant, sizes, liveness=True)
     names = [x.strip() for x in control.split(",") if x.strip()] if control else None
     if not any(m.name == name for m in inst.model.machines):
         raise InputError(f"unknown machine {name!r}; machines: {', '.join(m.name for m in inst.model.machines)}")
@@ -114,7 +121,7 @@ def machine_cmd(name: str, control: str | None, limit: int, model_ref: str | Non
 @size_options
 @output_options
 def project_cmd(terms: tuple[str, ...], max_nodes: int, model_ref: str | None, variant: str | None, sizes: SizeFlags,
-                fmt: str | None, out: str | None) -> None:
+                fmt: str | None, out: str | None, quiet: bool) -> None:
     """The reachable graph seen through TERMS, e.g. 'ev[v0]' 'passthru[v0]' 'owns(v0, cpu[v0])'.
 
     A term is a slot (ev[v0]), a slot indexed by a slot (sel[cpu[v0]]) or a definition of the
@@ -122,14 +129,17 @@ def project_cmd(terms: tuple[str, ...], max_nodes: int, model_ref: str | None, v
     """
     if max_nodes < 1:
         raise InputError(f"--max-nodes must be at least 1, got {max_nodes}")
-    check_writable(out, "--out")
+    check_writable(out, "--output")
     fmt = _format(fmt, out)
-    inst = make_instance(load_model(model_ref), variant, sizes, liveness=True)
+    with runctl.phase("loading the model"):
+        inst = make_instance(load_model(model_ref), variant, sizes, liveness=True)
     from ..diagrams.projection import parse_term
 
     for t in terms:  # bad terms fail before the exploration
         parse_term(inst, t)
-    p = project(full_graph(inst), list(terms), max_nodes)
+    graph = full_graph(inst)
+    with runctl.phase("projecting the reachable graph"):
+        p = project(graph, list(terms), max_nodes)
     _emit(p.diagram, fmt, out)
 
 
@@ -142,7 +152,7 @@ def project_cmd(terms: tuple[str, ...], max_nodes: int, model_ref: str | None, v
 @size_options
 @output_options
 def trace_cmd(file: str | None, prop: str | None, model_ref: str | None, variant: str | None, sizes: SizeFlags,
-              fmt: str | None, out: str | None) -> None:
+              fmt: str | None, out: str | None, quiet: bool) -> None:
     """A trace as a sequence diagram: from FILE (ITF JSON, e.g. written by `lbrspec check
     --trace-out`), or the counterexample of --variant, computed now.
 
@@ -152,9 +162,10 @@ def trace_cmd(file: str | None, prop: str | None, model_ref: str | None, variant
     """
     from .replay import replay_file
 
-    check_writable(out, "--out")
+    check_writable(out, "--output")
     fmt = _format(fmt, out)
-    source = load_model(model_ref)
+    with runctl.phase("loading the model"):
+        source = load_model(model_ref)
     if file:
         if prop:
             raise InputError("--property needs --variant, not a trace file")
@@ -165,7 +176,8 @@ def trace_cmd(file: str | None, prop: str | None, model_ref: str | None, variant
         if variant is None:
             raise InputError("give a trace FILE or --variant NAME")
         inst = make_instance(source, variant, sizes, liveness=True)
-        found = counterexample(source, inst, prop)
+        with runctl.phase(f"finding the counterexample of {variant}"):
+            found = counterexample(source, inst, prop)
         if found is None:
             click.echo(f"variant {variant}: no counterexample on {inst.describe()}, so there is nothing to draw", err=True)
             return

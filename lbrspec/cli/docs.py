@@ -11,7 +11,8 @@ from ..docgen import apply, generated_model, plan
 from ..docgen.generate import compute, render
 from ..errors import EXIT_VIOLATED, InputError
 from ..modelref import ModelModule, load_model
-from .common import model_option
+from .. import runctl
+from .common import model_option, run_options
 
 
 def docs_dir(source: ModelModule, model_name: str, directory: str | None) -> Path:
@@ -34,7 +35,8 @@ def docs_dir(source: ModelModule, model_name: str, directory: str | None) -> Pat
 @click.option("-o", "--output", "--dir", "directory", type=str, default=None, metavar="DIR",
               help="The docs directory (default: docs for guest_lbr, out/docs/MODEL for any other model; "
                    "hand-written files in it are never touched).")
-@click.option("--quiet", is_flag=True, help="Print only the result.")
+@click.option("--quiet", is_flag=True, help="Print only the result (no progress).")
+@run_options(quiet=False, output=False)
 def docs_cmd(model_ref: str | None, check_only: bool, directory: str | None, quiet: bool) -> None:
     """Regenerate the docs from the model: an overview of how the machines compose, one page
     per machine with its diagram, the property catalogue, the graph analysis and liveness of
@@ -49,7 +51,8 @@ def docs_cmd(model_ref: str | None, check_only: bool, directory: str | None, qui
     shown = directory or str(root)
     t0 = time.perf_counter()
     say = (lambda msg: None) if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
-    files = render(compute(say, source=source))
+    with runctl.phase("generating the docs"):
+        files = render(compute(say, source=source))
     p = plan(root, files)
     seconds = time.perf_counter() - t0
     if p.blocked:

@@ -9,7 +9,8 @@ import click
 from ..errors import InputError
 from ..export.promela import to_promela
 from ..modelref import load_model
-from .common import SizeFlags, check_writable, make_instance, model_option, size_options, variant_option
+from .. import runctl
+from .common import SizeFlags, check_writable, make_instance, model_option, run_options, size_options, variant_option
 
 
 @click.group("export")
@@ -27,8 +28,9 @@ def export_group() -> None:
               help="Declare the step temporaries as ordinary variables reset to 0 after every step "
                    "(SPIN's multi-core and breadth-first modes refuse hidden variables).")
 @click.option("-o", "--output", type=str, default=None, metavar="FILE", help="Write to FILE instead of standard output.")
+@run_options(output=False)
 def promela_cmd(model_ref: str | None, variant: str | None, sizes: SizeFlags, invariants: tuple[str, ...], no_hidden: bool,
-                output: str | None) -> None:
+                output: str | None, quiet: bool) -> None:
     """Export one instance as Promela: one d_step per action and parameter binding, every
     invariant as an assertion.  Check it with SPIN, for example:
 
@@ -42,13 +44,15 @@ def promela_cmd(model_ref: str | None, variant: str | None, sizes: SizeFlags, in
     SPIN stores one state more than `lbrspec check --no-symmetry` explores: the state before
     the initial values are chosen.
     """
-    inst = make_instance(load_model(model_ref), variant, sizes)
+    with runctl.phase("loading the model"):
+        inst = make_instance(load_model(model_ref), variant, sizes)
     known = [i.name for i in inst.model.invariants]
     for name in invariants:
         if name not in known:
             raise InputError(f"unknown invariant {name!r}; known: {', '.join(known)}")
     check_writable(output, "--output")
-    text = to_promela(inst, invariants=list(invariants) or None, hidden=not no_hidden)
+    with runctl.phase("writing Promela"):
+        text = to_promela(inst, invariants=list(invariants) or None, hidden=not no_hidden)
     if output:
         try:
             Path(output).write_text(text)

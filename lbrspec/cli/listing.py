@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..modelref import ModelModule, load_model, shipped_models
-from .common import emit_json, model_option
+from .common import emit_json, model_option, run_options
 
 
 def model_summary(source: ModelModule, selected: bool) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def models_table(selected: ModelModule) -> list[dict[str, Any]]:
 @click.command("list")
 @model_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@run_options()
 def list_cmd(model_ref: str | None, as_json: bool) -> None:
     """List the shipped models, then the selected model's variants, invariants, goals and
     liveness properties with one-line descriptions (liveness is checked with `lbrspec check

@@ -14,8 +14,9 @@ from ..smt.cti import Cti
 from ..smt.fragment import FragmentReport, analyse
 from ..smt.induction import CTI_DEPTH, EXPLORE_STATES, ProofResult, PropertyResult, prove
 from ..trace.text import fmt_value, render
-from .common import (SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, positive, size_options,
-                     variant_option)
+from .common import (SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, positive, run_options,
+                     size_options, variant_option)
+from .. import runctl
 
 STATUS_TEXT = {
     "proven": "proven",
@@ -203,8 +204,6 @@ def print_result(source: ModelModule, r: ProofResult, lemma_groups: list[tuple[s
 @size_options
 @click.option("--all-sizes", is_flag=True,
               help="Prove for every size of every sort of the model (the sorts stay uninterpreted).")
-@click.option("--timeout", type=float, default=None, metavar="S",
-              help="Give up after S seconds of solving (undetermined, exit 3). Default: no limit.")
 @click.option("--no-lemmas", is_flag=True,
               help="Prove the invariants without the model's lemmas (its LEMMAS; for guest_lbr, those of proofs/).")
 @click.option("--cti-depth", type=int, default=CTI_DEPTH, show_default=True, metavar="K",
@@ -214,12 +213,14 @@ def print_result(source: ModelModule, r: ProofResult, lemma_groups: list[tuple[s
 @click.option("--trace-out", type=str, default=None, metavar="FILE",
               help="Write the first real counterexample (a reachable CTI's trace) as ITF JSON to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@run_options(time_aliases=("--timeout",))
 def prove_cmd(
     model_ref: str | None,
     variant: str | None,
     sizes: SizeFlags,
     all_sizes: bool,
-    timeout: float | None,
+    max_seconds: float | None,
+    quiet: bool,
     no_lemmas: bool,
     cti_depth: int,
     explore_states: int,
@@ -241,19 +242,19 @@ def prove_cmd(
     """
     if all_sizes and sizes:
         raise InputError("--all-sizes proves for every size; it takes no --size, --vcpus, --pcpus or --hosts")
-    if timeout is not None and not timeout > 0:
-        raise InputError(f"--timeout must be positive, got {timeout:g}")
     if cti_depth < 0:
         raise InputError(f"--cti-depth must be at least 0, got {cti_depth}")
     positive(explore_states, "--explore-states")
-    source = load_model(model_ref)
-    inst = make_instance(source, variant, sizes)
+    with runctl.phase("loading the model"):
+        source = load_model(model_ref)
+        inst = make_instance(source, variant, sizes)
     check_writable(trace_out, "--trace-out")
     model = inst.model
     lemma_groups = [] if no_lemmas else source.lemma_groups(model)
     lemmas = [lem for _, g in lemma_groups for lem in g]
-    r = prove(model, lemmas, None if all_sizes else inst.sizes_by_name(), all_sizes=all_sizes, timeout=timeout,
-              cti_depth=cti_depth, explore_states=explore_states)
+    with runctl.phase("proving (Z3)"):
+        r = prove(model, lemmas, None if all_sizes else inst.sizes_by_name(), all_sizes=all_sizes,
+                  timeout=max_seconds, cti_depth=cti_depth, explore_states=explore_states)
     frag = analyse(model, list(model.invariants) + lemmas) if all_sizes else None
     written = None
     out = TraceFiles()

@@ -19,7 +19,8 @@ from ..modelref import ModelModule, load_model
 from ..trace import Trace
 from ..printable import printable
 from ..trace.itf import read_itf
-from .common import SizeFlags, emit_json, instance_of, model_option, size_options
+from .. import runctl
+from .common import SizeFlags, emit_json, instance_of, model_option, run_options, size_options
 
 _SLOT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[(.+)\]$")
 
@@ -220,6 +221,7 @@ def _summary(r: ReplayResult) -> str:
 @click.option("--variant", default=None, metavar="NAME", help="Replay against this variant instead of the one the file names.")
 @size_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@run_options()
 def replay_cmd(file: str, model_ref: str | None, variant: str | None, sizes: SizeFlags, as_json: bool) -> None:
     """Replay an ITF JSON trace against the model with the reference semantics.
 
@@ -239,7 +241,8 @@ def replay_cmd(file: str, model_ref: str | None, variant: str | None, sizes: Siz
     source = load_model(model_ref)
     if variant is not None:
         source.variant_name(variant)  # an unknown variant is refused before the file is read
-    inst, trace, r, origin = replay_file(source, file, variant, sizes)
+    with runctl.phase(f"replaying {file}"):
+        inst, trace, r, origin = replay_file(source, file, variant, sizes)
     if as_json:
         emit_json(result_json(file, inst, trace, r, origin))
     else:

@@ -6,11 +6,12 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_HOLDS, EXIT_VIOLATED, InputError
+from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
 from ..pbt.failures import InvariantViolated
 from ..pbt.simulate import SimulateResult, simulate
 from ..modelref import load_model
-from .common import (Progress, SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, positive,
+from .. import runctl
+from .common import (Progress, SizeFlags, TraceFiles, check_writable, emit_json, make_instance, model_option, positive, run_options,
                      size_options, variant_option)
 
 #: Hypothesis keeps a run's choices in a bounded buffer; far longer walks would be cut short.
@@ -20,8 +21,8 @@ MAX_STEPS = 2000
 class WalkProgress(Progress):
     """Progress of a long simulation: walks, steps and steps per second."""
 
-    def __init__(self, enabled: bool, delay: float = 2.0) -> None:
-        super().__init__(enabled, delay)
+    def __init__(self, enabled: bool) -> None:
+        super().__init__(enabled)
         self._last_update = 0.0
 
     def __call__(self, walks: int, steps: int, seconds: float) -> None:  # type: ignore[override]
@@ -42,6 +43,7 @@ def result_json(r: SimulateResult, trace_out: str | None) -> dict[str, Any]:
         "runs_requested": r.runs_requested,
         "max_steps": r.max_steps,
         "verdict": r.verdict,
+        "stop_reason": r.stop_reason,
         "runs": r.runs,
         "steps": r.steps,
         "seconds": round(r.seconds, 3),
@@ -65,6 +67,10 @@ def print_result(r: SimulateResult, trace_out: str | None) -> None:
     echo(f"  {r.runs:,} walks, {r.steps:,} steps in {r.seconds:.2f} s ({r.steps_per_second:,.0f} steps/s)")
     echo("")
     f = r.failure
+    if f is None and r.stop_reason is not None:
+        echo(f"UNDETERMINED: stopped after {r.runs:,} of {r.runs_requested:,} walks ({r.stop_reason}); nothing was "
+             "found in them, and nothing is claimed.")
+        return
     if f is None:
         echo(f"NOTHING FOUND: every invariant held in every state of {r.runs:,} random walks.")
         echo("  This is a random search, not a proof; `lbrspec check` explores every state of small instances.")
@@ -107,7 +113,7 @@ def print_result(r: SimulateResult, trace_out: str | None) -> None:
 @click.option("--allow-deadlock/--check-deadlock", default=None,
               help="Whether a state without enabled actions is a violation (default: the model's CHECK_DEADLOCK, normally checked).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@click.option("--quiet", is_flag=True, help="No progress display.")
+@run_options()
 def simulate_cmd(
     model_ref: str | None,
     variant: str | None,
@@ -137,17 +143,19 @@ def simulate_cmd(
         raise InputError(f"--steps must be at most {MAX_STEPS}, got {steps}")
     if seed < 0:
         raise InputError(f"--seed must be non-negative, got {seed}")
-    source = load_model(model_ref)
+    with runctl.phase("loading the model"):
+        source = load_model(model_ref)
+        inst = make_instance(source, variant, sizes)
     if allow_deadlock is None:
         allow_deadlock = not source.check_deadlock
-    inst = make_instance(source, variant, sizes)
     check_writable(trace_out, "--trace-out")
     progress = WalkProgress(enabled=not quiet)
     try:
-        r = simulate(
-            inst, runs=runs, steps=steps, seed=seed, hypothesis_shrink=hypothesis_shrink,
-            allow_deadlock=allow_deadlock, progress=progress,
-        )
+        with runctl.phase("random walks"):
+            r = simulate(
+                inst, runs=runs, steps=steps, seed=seed, hypothesis_shrink=hypothesis_shrink,
+                allow_deadlock=allow_deadlock, progress=progress,
+            )
     finally:
         progress.close()
     written = None
@@ -162,4 +170,4 @@ def simulate_cmd(
         print_result(r, written)
         if trace_out and written is None and not out.failures:
             click.echo(f"no counterexample, so nothing was written to {trace_out}")
-    out.exit(EXIT_VIOLATED if r.failure is not None else EXIT_HOLDS)
+    out.exit(EXIT_VIOLATED if r.failure is not None else EXIT_UNDETERMINED if r.stop_reason else EXIT_HOLDS)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from .. import runctl
 from ..lang.spec import Model
 from ..trace import Trace, trace_from_states
 from .compile import Compiled, compile_instance
@@ -331,6 +332,10 @@ def explore(
             if max_memory is not None and head & 4095 == 0 and _rss() > max_memory:
                 stop_reason = f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
                 break
+            if head & 255 == 0:
+                stop_reason = runctl.poll()  # the command's budgets, SIGINT, SIGTERM
+                if stop_reason is not None:
+                    break
             sid = head
             s = states[sid]
             head += 1
@@ -371,7 +376,7 @@ def explore(
                     last_report = now
                     progress(len(states), len(states) - head, depth_of[sid], now - t0)
     except KeyboardInterrupt:
-        stop_reason = "interrupted"
+        stop_reason = runctl.reason()
     complete = head >= len(states) and stop_reason is None
     seconds = time.perf_counter() - t0
 

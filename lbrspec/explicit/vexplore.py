@@ -24,12 +24,13 @@ deterministic and do not depend on the batch size.
 from __future__ import annotations
 
 import bisect
-import os
 import time
 from typing import Callable
 
 import numpy as np
 
+from .. import runctl
+from ..runctl import rss_bytes
 from ..lang.domains import SortDomain
 from ..trace import Trace, trace_from_states
 from .compile import compile_instance
@@ -40,16 +41,6 @@ from .symmetry import Symmetry
 from .vcompile import VecCompiled, as_mask, compile_vector
 
 ProgressFn = Callable[[int, int, int, float], None]
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def rss_bytes() -> int:
-    """Resident memory of this process (0 where /proc is not available)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except OSError:
-        return 0
 
 
 class PackedStore(StateStore):
@@ -289,6 +280,9 @@ def explore_vector(
                 if max_memory is not None and rss_bytes() > max_memory:
                     stop_reason = f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
                     break
+                stop_reason = runctl.poll()  # the command's budgets, SIGINT, SIGTERM
+                if stop_reason is not None:
+                    break
                 e = min(hi, b + batch_size)
                 W = S_set.words(b, e)
                 cols = None  # the batch's state numbers, where violating states are left out
@@ -380,7 +374,7 @@ def explore_vector(
                 break
             layers.append(S_set.count)
     except KeyboardInterrupt:
-        stop_reason = "interrupted"
+        stop_reason = runctl.reason()
     if layers[-1] != S_set.count:
         layers.append(S_set.count)
     complete = stop_reason is None

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from hypothesis import HealthCheck, Phase, Verbosity, seed as hypothesis_seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from .. import runctl
 from ..errors import InternalError
 from ..explicit.instance import Instance
 from ..explicit.replay import replay
@@ -48,10 +49,14 @@ class SimulateResult:
     found: ModelFailure | None = None
     failure: ModelFailure | None = None  # ``found`` minimized, replayed
     minimize_seconds: float = 0.0
+    #: why the walks stopped before the runs requested (a budget, SIGINT, SIGTERM)
+    stop_reason: str | None = None
 
     @property
     def verdict(self) -> str:
-        return "violated" if self.failure is not None else "nothing found"
+        if self.failure is not None:
+            return "violated"
+        return "undetermined" if self.stop_reason is not None else "nothing found"
 
     @property
     def steps_per_second(self) -> float:
@@ -102,13 +107,24 @@ def simulate(
     machine.stats.reset()
     hypothesis_seed(seed)(machine)
     t0 = time.perf_counter()
-    if progress is not None:
-        machine.stats.on_run = lambda stats: progress(stats.runs, stats.steps, time.perf_counter() - t0)
+
+    def on_run(stats) -> None:
+        # between walks: the command's budgets, SIGINT and SIGTERM (lbrspec.runctl) end the
+        # search here, keeping the figures; Hypothesis lets a KeyboardInterrupt through
+        if runctl.poll() is not None:
+            raise KeyboardInterrupt(runctl.reason())
+        if progress is not None:
+            progress(stats.runs, stats.steps, time.perf_counter() - t0)
+
+    machine.stats.on_run = on_run
     found: ModelFailure | None = None
+    stop_reason: str | None = None
     try:
         run_state_machine_as_test(machine, settings=search_settings(runs, steps, hypothesis_shrink))
     except ModelFailure as e:
         found = e
+    except KeyboardInterrupt:
+        stop_reason = runctl.reason()
     finally:
         machine.stats.on_run = None
     seconds = time.perf_counter() - t0
@@ -123,6 +139,7 @@ def simulate(
         rule_seconds=machine.stats.seconds,
         hypothesis_shrink=hypothesis_shrink,
         found=found,
+        stop_reason=stop_reason,
     )
     if found is not None:
         found.machine = machine

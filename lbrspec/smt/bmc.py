@@ -31,6 +31,7 @@ from ..explicit.replay import replay
 from ..lang.spec import Invariant, Model
 from ..trace import Trace, trace_from_states
 from .encode import Encoding, StateSyms, StepSyms
+from .. import runctl
 from .solving import Budget, check
 
 
@@ -195,7 +196,15 @@ def bmc(model: Model, sizes: dict[str, int] | None = None, depth: int = 10, time
     t0 = time.perf_counter()
     u = Unrolling(model, sizes, model.invariants, Budget(timeout))
     assert u.enc.instance is not None
-    found = u.search([i.name for i in model.invariants], depth)
+    try:
+        found = u.search([i.name for i in model.invariants], depth)
+    except z3.Z3Exception:
+        # a stop request (a budget, SIGINT, SIGTERM) interrupted Z3, which may refuse the next
+        # operation rather than answer unknown
+        stopped = runctl.poll()
+        if stopped is None:
+            raise
+        found, u.reason = [], f"at depth {u.depth_checked + 1}: {stopped}"
     result = BmcResult(model, u.enc.instance.sizes_by_name(), "holds", depth, u.depth_checked, 0.0, per_depth=u.per_depth)
     if found:
         result.verdict, result.trace = "violated", found[0].trace

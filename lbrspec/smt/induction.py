@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import z3
 
+from .. import runctl
 from ..errors import EvaluationError, InternalError
 from ..explicit.evaluate import holds as eval_holds
 from ..explicit.evaluate import step as eval_step
@@ -135,6 +136,35 @@ def prove(
     prover = _Prover(model, props, None if all_sizes else (sizes or {}), budget)
     rows = {p.name: PropertyResult(p.name, p.kind if p.kind != "safety" else "invariant", "proven") for p in props}
 
+    rounds, first_active = 0, []
+    try:
+        rounds, first_active = _houdini(prover, props, rows)
+        stopped = None
+    except z3.Z3Exception:
+        # a stop request (a budget, SIGINT, SIGTERM) interrupts Z3, which may refuse the next
+        # operation rather than answer unknown: what was not decided stays undetermined
+        stopped = runctl.poll()
+        if stopped is None:
+            raise
+        for r in rows.values():
+            if r.status == "proven":
+                r.status, r.detail = "undetermined", stopped
+
+    inst = prover.main.enc.instance
+    result = ProofResult(model, inst.sizes_by_name() if inst is not None else None, [rows[p.name] for p in props], 0.0, rounds, "")
+    failing = [p for p in first_active if rows[p.name].status == "not inductive"]
+    if failing and stopped is None:
+        _counterexamples(prover, failing, first_active, rows, result, cti_depth, explore_states)
+    result.verdict = _verdict(result.rows, model)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _houdini(prover: "_Prover", props: list[Invariant], rows: dict[str, PropertyResult]
+            ) -> tuple[int, list[Invariant]]:
+    """Initiation of every property, then consecution relative to the properties still
+    standing until nothing fails; the rows are updated in place; returns the rounds and the
+    properties that passed initiation."""
     for p in props:
         ans, initial = prover.initiation(p)
         r = rows[p.name]
@@ -172,15 +202,7 @@ def prove(
         if not failed:
             break
         active = [p for p in active if p not in failed]
-
-    inst = prover.main.enc.instance
-    result = ProofResult(model, inst.sizes_by_name() if inst is not None else None, [rows[p.name] for p in props], 0.0, rounds, "")
-    failing = [p for p in first_active if rows[p.name].status == "not inductive"]
-    if failing:
-        _counterexamples(prover, failing, first_active, rows, result, cti_depth, explore_states)
-    result.verdict = _verdict(result.rows, model)
-    result.seconds = time.perf_counter() - t0
-    return result
+    return rounds, first_active
 
 
 class _Prover:

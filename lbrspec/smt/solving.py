@@ -13,6 +13,12 @@ from dataclasses import dataclass
 
 import z3
 
+from .. import runctl
+
+# SIGINT goes to lbrspec's handler (lbrspec.runctl), which stops Z3 through Context.interrupt;
+# with Z3's own handler, Z3 would take the signal and answer "canceled" unnoticed
+z3.set_param("ctrl_c", False)
+
 
 @dataclass
 class Answer:
@@ -42,13 +48,16 @@ class Budget:
         self.start = time.perf_counter()
 
     def remaining(self) -> float | None:
-        if self.seconds is None:
-            return None
-        return self.seconds - (time.perf_counter() - self.start)
+        """Seconds left: of this budget, or of the command's (:mod:`lbrspec.runctl`) if less."""
+        own = None if self.seconds is None else self.seconds - (time.perf_counter() - self.start)
+        run = runctl.remaining()
+        if own is None or (run is not None and run < own):
+            return run
+        return own
 
     def exhausted(self) -> bool:
         r = self.remaining()
-        return r is not None and r <= 0
+        return (r is not None and r <= 0) or runctl.poll() is not None
 
 
 def check(solver: z3.Solver, budget: Budget, *assumptions: z3.ExprRef, limit: float | None = None) -> Answer:
@@ -62,14 +71,21 @@ def check(solver: z3.Solver, budget: Budget, *assumptions: z3.ExprRef, limit: fl
         left = limit if left is None else min(left, limit)
     # Z3 keeps the last timeout set on a solver, so always set one (0: none).
     solver.set("timeout", 0 if left is None else max(1, int(left * 1000)))
-    r = solver.check(*assumptions)
+    with runctl.cancel_with(solver.ctx.interrupt):  # a stop request stops Z3 at once
+        stop = runctl.poll()  # the command's budgets, SIGINT, SIGTERM
+        if stop is not None:
+            return Answer("unknown", 0.0, stop)
+        r = solver.check(*assumptions)
     dt = time.perf_counter() - t0
     if r == z3.sat:
         return Answer("sat", dt)
     if r == z3.unsat:
         return Answer("unsat", dt)
     reason = solver.reason_unknown()
-    if budget.exhausted():
+    stop = runctl.poll()
+    if stop is not None:
+        reason = stop
+    elif budget.exhausted():
         reason = "time budget exhausted"
     elif reason in ("timeout", "canceled") and limit is not None:
         reason = f"no answer within {limit:g} s"
