@@ -387,3 +387,19 @@ def install_signal_handlers() -> Callable[[], None]:
         os.close(w)
 
     return restore
+
+
+def run_script(body: Callable[[], int], name: str) -> int:
+    """Run ``body`` (a script outside the CLI, e.g. the conformance checks) under one run, with
+    SIGINT and SIGTERM routed to it: an interrupt the script does not take up ends it with one
+    line on stderr and exit 3."""
+    restore = install_signal_handlers()
+    try:
+        with running(Run()) as run:
+            try:
+                return body()
+            except KeyboardInterrupt as e:
+                print(f"{name}: stopped: {stopped_line(run, str(e.args[0]) if e.args else None)}", file=sys.stderr)
+                return 3
+    finally:
+        restore()

@@ -27,6 +27,7 @@ from typing import Mapping
 
 from lbrspec_models import guest_lbr
 
+from ... import runctl
 from ...explicit.instance import Instance
 from ..simulate import SimulateResult, simulate
 from .kvm_lbr import Kvm, KvmAdapter, PostedKvm, fixes_of
@@ -66,7 +67,8 @@ def variant_renderings() -> list[str]:
 
 
 def _conformance_line(what: str, variant: str, r: SimulateResult) -> str:
-    verdict = "CONFORMS" if r.failure is None else "DOES NOT CONFORM"
+    verdict = ("DOES NOT CONFORM" if r.failure is not None else "UNDETERMINED" if r.stop_reason is not None
+               else "CONFORMS")
     return f"  {what:<38} vs {variant:<37} {verdict:<16} {r.runs:>5,} walks {r.steps:>7,} steps {r.seconds:6.1f} s"
 
 
@@ -137,25 +139,30 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     ok = True
+    stopped = False
     if not args.skip_conformance:
         desc = Instance(guest_lbr.build("v8"), sizes).describe()
         print(f"Conformance: Hypothesis walks of up to 50 steps, {desc}, seed {args.seed}, {args.runs} walks asked:")
         failures = []
         for name, (kvm_class, variant) in RENDERINGS.items():
+            print(f"  ... {kvm_class.__name__} vs {variant}", file=sys.stderr, flush=True)
             r = check(kvm_class, sizes, variant=variant, runs=args.runs, seed=args.seed)
             print(_conformance_line(f"{kvm_class.__name__} (the code {'as posted' if name == 'posted' else 'with every fix'})",
                                     variant, r), flush=True)
             if r.failure is not None:
                 failures.append(r)
+            stopped = stopped or r.stop_reason is not None
         if args.all_variants:
             for variant in variant_renderings():
                 if variant in ("v8", "v8-posted"):
                     continue
                 fixes = fixes_of(guest_lbr.build(variant).variant.switches)
+                print(f"  ... Kvm vs {variant}", file=sys.stderr, flush=True)
                 r = check(Kvm, sizes, variant=variant, fixes=fixes, runs=args.runs, seed=args.seed)
                 print(_conformance_line("Kvm with the variant's fix switches", variant, r), flush=True)
                 if r.failure is not None:
                     failures.append(r)
+                stopped = stopped or r.stop_reason is not None
         for r in failures:
             ok = False
             print()
@@ -181,9 +188,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(good)}/{n_props}, by the code as posted {posted}/{n_props} ({time.perf_counter() - t0:.1f} s)")
         if n_good != len(guest_lbr.FINDINGS):
             ok = False
+    if ok and stopped:
+        print(f"UNDETERMINED: {runctl.reason()}; the walks stopped before the runs asked")
+        return 3
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(runctl.run_script(main, "check_kvm_lbr"))

@@ -104,7 +104,7 @@ class Row:
 
     @property
     def agrees(self) -> bool:
-        return ((self.walks is None or self.walks.failure is None)
+        return ((self.walks is None or (self.walks.failure is None and self.walks.stop_reason is None))
                 and (self.graph is None or self.graph.failure is None))
 
     @property
@@ -165,7 +165,8 @@ def run(table: list[Row], sizes: Mapping[str, int] | None = None, graph_sizes: M
 def _walks_cell(r: SimulateResult | None) -> str:
     if r is None:
         return "-"
-    head = "agrees" if r.failure is None else f"differs at {len(r.failure.steps)}"
+    head = ("agrees" if r.failure is None and r.stop_reason is None else f"stopped ({r.stop_reason})"
+            if r.failure is None else f"differs at {len(r.failure.steps)}")
     return f"{head}: {r.runs:,} walks, {r.steps:,} steps, {r.seconds:.1f} s"
 
 
@@ -243,4 +244,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ... import runctl
+
+    sys.exit(runctl.run_script(main, "check_upstream_kvm_lbr"))
