@@ -90,6 +90,16 @@ def _load_hypothesis_profile() -> None:
 _load_hypothesis_profile()
 
 
+# -- the quick tier ---------------------------------------------------------------------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Every test that is neither ``long`` nor ``slow`` is ``quick``: ``python -m pytest -m quick``
+    is the everyday tier (under a minute); the default run (and CI) runs quick and long."""
+    for item in items:
+        if item.get_closest_marker("long") is None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.quick)
+
+
 # -- the differential tests' report (tests/differential) ----------------------------------------------
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Print what the differential tests covered: models, engines, construct counts, known

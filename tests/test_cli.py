@@ -16,6 +16,7 @@ def run(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.long
 def test_check_of_v8_holds_exit_0(capsys):
     code, out, err = run(capsys, "check", "--quiet")
     assert code == 0
@@ -23,6 +24,7 @@ def test_check_of_v8_holds_exit_0(capsys):
     assert err == ""
 
 
+@pytest.mark.long
 def test_check_json_has_the_documented_keys(capsys):
     code, out, _ = run(capsys, "check", "--json", "--quiet")
     data = json.loads(out)
@@ -43,6 +45,7 @@ def test_check_json_has_the_documented_keys(capsys):
         ("owner-after-event-init", "no_counter"),
     ],
 )
+@pytest.mark.long
 def test_each_design_alternative_exits_1_and_names_its_property(capsys, tmp_path, variant, prop):
     out_file = tmp_path / "cex.itf.json"
     code, out, _ = run(capsys, "check", "--variant", variant, "--trace-out", str(out_file), "--quiet")
@@ -53,6 +56,7 @@ def test_each_design_alternative_exits_1_and_names_its_property(capsys, tmp_path
     assert t.violation == prop and t.variant == variant
 
 
+@pytest.mark.long
 def test_check_json_for_a_violation(capsys):
     code, out, _ = run(capsys, "check", "--variant", "no-bit-62", "--json")
     data = json.loads(out)
@@ -91,6 +95,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, args, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.long
 def test_unwritable_trace_out_fails_before_the_run(capsys, tmp_path):
     d = tmp_path / "ro"
     d.mkdir()
@@ -115,6 +120,7 @@ def test_list_json_has_variants_invariants_goals(capsys):
     assert {v["name"] for v in data["variants"]} >= {"v8", "v7-write-path", "no-bit-62"}
 
 
+@pytest.mark.long
 def test_list_text(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0 and "no_kvm_access_after_reclaim" in out and "v7-scheduler-bypass" in out
@@ -129,6 +135,7 @@ def test_help_and_version(capsys):
     assert code == 0 and "0.1.0" in out
 
 
+@pytest.mark.long
 def test_engines_and_symmetry_options_agree_on_the_verdict(capsys):
     results = {}
     for args in (["--no-symmetry"], ["--engine", "python"], []):
@@ -146,6 +153,7 @@ def test_memory_ceiling_is_undetermined(capsys):
     assert code == 3 and "memory ceiling" in json.loads(out)["stop_reason"]
 
 
+@pytest.mark.long
 def test_ctrl_c_prints_the_partial_figures_and_exits_3(tmp_path):
     import signal
     import subprocess

@@ -87,6 +87,7 @@ def test_every_observation_is_declared_or_its_gap_explained():
                 assert obs in src.module.OBSERVATION_GAPS, (name, variant, obs)
 
 
+@pytest.mark.long
 def test_the_default_table(table):
     """What the comparison finds on 1x2x1 (the merged design's I7, I8, I3 and branch leak; v8 as
     posted breaks what its findings say; the fixed v8 breaks nothing)."""
@@ -103,6 +104,7 @@ def test_the_default_table(table):
     assert "kvm_never_touches_unowned_lbr" not in table.differing()
 
 
+@pytest.mark.long
 def test_each_cell_agrees_with_the_models_own_property_checked_alone(table):
     checked = 0
     for d in table.designs:
@@ -120,6 +122,7 @@ def test_each_cell_agrees_with_the_models_own_property_checked_alone(table):
     ("guest_lbr", "v7-write-path"), ("guest_lbr", "guest-first-come"), ("guest_lbr", "v8-posted-release-at-sched-in"),
     ("guest_lbr", "v8-posted-release-reads-current-vmcs"), ("upstream_lbr", "before-67b45af946ec"),
 ])
+@pytest.mark.long
 def test_a_known_bad_design_breaks_the_shared_property_as_its_own(model, variant):
     src = load_model(model)
     expected = src.all_variants()[variant].expected
@@ -129,6 +132,7 @@ def test_a_known_bad_design_breaks_the_shared_property_as_its_own(model, variant
     assert (cell.status, cell.length) == own_alone(src, variant, expected)
 
 
+@pytest.mark.long
 def test_a_counterexample_replays_on_the_model_it_came_from(table):
     for d in table.designs:
         for obs in table.observations:
@@ -141,11 +145,15 @@ def test_a_counterexample_replays_on_the_model_it_came_from(table):
             assert obs in {n for _, n in r.invariant_failures}
 
 
+@pytest.mark.long
+
+
 def test_docs_compare_md_is_what_the_comparison_generates(table):
     assert (ROOT / "docs" / "compare.md").read_text() == markdown(table), (
         "docs/compare.md is stale: run `lbrspec compare -o docs/compare.md`")
 
 
+@pytest.mark.long
 def test_cli_json_trace_dir_and_replay(tmp_path, capsys):
     code = main(["compare", "--quiet", "--json", "--design", "upstream_lbr:upstream", "--only", "host_pinned_keeps_lbr",
                  "--only", "host_never_oopses", "--trace-dir", str(tmp_path)])
@@ -178,6 +186,7 @@ def test_an_exhausted_budget_is_undetermined_not_holds(capsys):
     (["--trace-dir", "/nonexistent/dir"], "not a directory"),
     (["--max-seconds", "0"], "--max-seconds must be positive"),
 ])
+@pytest.mark.long
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert main(["compare", "--quiet", *argv]) == 2
     err = capsys.readouterr().err

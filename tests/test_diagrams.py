@@ -196,6 +196,7 @@ def test_lanes_cover_every_machine_of_the_model():
 
 
 # -- the command -----------------------------------------------------------------------------------
+@pytest.mark.long
 def test_diagram_machine_prints_mermaid_or_dot(capsys):
     code, out, err = run(capsys, "diagram", "machine", "vcpu_event", "--vcpus", "1", "--pcpus", "1")
     assert code == 0 and out.startswith("stateDiagram-v2") and "ev=ACTIVE" in out
@@ -213,6 +214,7 @@ def test_diagram_errors_are_one_line_and_exit_2(capsys):
         assert err.startswith("lbrspec: error:") and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.long
 def test_diagram_trace_reads_a_counterexample_from_check_and_refuses_a_forged_one(capsys, tmp_path):
     f = tmp_path / "cex.itf.json"
     code, _, _ = run(capsys, "check", "--variant", "no-bit-62", "--trace-out", str(f), "--quiet")
@@ -247,6 +249,7 @@ def test_diagram_svg_needs_graphviz(capsys, tmp_path, monkeypatch):
     assert code == 2 and "Graphviz 'dot' is not installed" in err
 
 
+@pytest.mark.long
 def test_check_analysis_and_liveness_keep_the_json_keys_and_exit_codes(capsys, tmp_path):
     code, out, _ = run(capsys, "check", "--vcpus", "1", "--pcpus", "2", "--analysis", "--liveness", "--json", "--quiet")
     data = json.loads(out)

@@ -98,6 +98,7 @@ def docs_mermaid_blocks() -> dict[str, str]:
     return out
 
 
+@pytest.mark.long
 def test_every_dot_file_in_docs_renders_with_graphviz():
     files = sorted(DOCS.rglob("*.dot"))
     assert len(files) >= 20
@@ -107,6 +108,7 @@ def test_every_dot_file_in_docs_renders_with_graphviz():
         assert "<svg" in p.stdout
 
 
+@pytest.mark.long
 def test_every_fresh_dot_figure_renders_with_graphviz():
     for name, (_, text) in figures().items():
         p = dot_render(text)
@@ -117,6 +119,7 @@ def test_graphviz_does_reject_a_broken_figure():
     assert dot_render("digraph { a -> ; }").returncode != 0
 
 
+@pytest.mark.long
 def test_every_mermaid_block_in_docs_parses_with_the_real_parser():
     blocks = docs_mermaid_blocks()
     assert len(blocks) >= 20
@@ -125,6 +128,7 @@ def test_every_mermaid_block_in_docs_parses_with_the_real_parser():
         assert r["ok"], f"{name}: {r.get('error')}"
 
 
+@pytest.mark.long
 def test_every_fresh_mermaid_figure_parses_with_the_real_parser():
     figs = figures()
     names = list(figs)
@@ -134,6 +138,7 @@ def test_every_fresh_mermaid_figure_parses_with_the_real_parser():
         assert r["type"] == ("sequence" if name.startswith(("trace", "lasso")) else "stateDiagram"), name
 
 
+@pytest.mark.long
 def test_the_mermaid_parser_does_reject_broken_diagrams():
     bad = ["stateDiagram-v2\n    s0 --> : x\n", "sequenceDiagram\n    G->>: x\n", "flowchart LR\n    a --> --> b\n"]
     assert [r["ok"] for r in mermaid_parse(bad)] == [False, False, False]

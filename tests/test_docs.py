@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# every test here reads the generated docs (minutes to compute, once per module)
+pytestmark = pytest.mark.long
+
 from lbrspec.cli import main
 from lbrspec.docgen import apply, is_generated, plan
 from lbrspec.docgen import generate as gen

@@ -25,6 +25,7 @@ def _compiled_succ(comp, s):
 
 
 @pytest.mark.parametrize("variant", ["v8", "no-bit-62", "v7-write-path"])
+@pytest.mark.long
 def test_compiled_successors_agree_with_the_reference_semantics_on_every_state(variant):
     """Every reachable state of a small instance: same successors, same invariant verdicts."""
     inst = Instance(model(variant), {"vCPU": 1, "pCPU": 2, "host_user": 1})
@@ -38,6 +39,7 @@ def test_compiled_successors_agree_with_the_reference_semantics_on_every_state(v
         assert bad == violated_invariants(inst, s)
 
 
+@pytest.mark.long
 def test_compiled_successors_agree_on_a_sample_of_the_default_instance():
     from lbrspec.explicit.vexplore import explore_vector
 
@@ -49,6 +51,7 @@ def test_compiled_successors_agree_on_a_sample_of_the_default_instance():
         assert _compiled_succ(comp, s) == _reference_succ(r.instance, s)
 
 
+@pytest.mark.long
 def test_the_first_violation_found_is_a_shortest_one():
     inst = Instance(model("no-vmentry-check"), {"vCPU": 1, "pCPU": 2, "host_user": 1})
     r = explore(inst, keep_graph=True, stop_at_violation=False)
@@ -111,6 +114,9 @@ def test_exploration_is_deterministic():
     assert [a.state(i) for i in range(a.states)] == [b.state(i) for i in range(b.states)]
 
 
+@pytest.mark.long
+
+
 def test_the_reachable_graph_is_a_networkx_digraph():
     r = explore(Instance(model("v8"), {"vCPU": 1, "pCPU": 1, "host_user": 1}), keep_graph=True)
     g = r.graph()
@@ -124,6 +130,7 @@ def test_the_reachable_graph_is_a_networkx_digraph():
         explored("v8").graph()
 
 
+@pytest.mark.long
 def test_trace_to_any_state_replays():
     from lbrspec.explicit.symmetry import Symmetry
 

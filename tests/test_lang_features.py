@@ -118,6 +118,7 @@ def test_negative_ranges_multiplication_and_modulo_agree_across_engines():
 
 @pytest.mark.skipif(not os.environ.get("LBRSPEC_REQUIRE_TOOLS") and not __import__("shutil").which("spin"),
                     reason="spin is not installed")
+@pytest.mark.long
 def test_spin_agrees_on_negative_values_and_modulo(tmp_path):
     from lbrspec.export.promela import SPIN_EXTRA_STATES
     from lbrspec.export.spin import run_spin

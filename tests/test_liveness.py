@@ -140,6 +140,7 @@ def graph(variant: str = "v8", vcpus: int = 1, pcpus: int = 2, hosts: int = 1) -
     return StateGraph(r)
 
 
+@pytest.mark.long
 def test_v8_satisfies_every_liveness_property_for_every_vcpu():
     g = graph("v8", 2, 1, 1)
     props = liveness(model("v8"))
@@ -159,6 +160,7 @@ def test_every_fairness_condition_names_an_action_of_the_model():
         assert all(f.why for f in p.fairness)
 
 
+@pytest.mark.long
 def test_never_free_is_caught_with_a_fair_lasso_that_replays():
     m = model("never-free")
     assert "never-free" in LIVENESS_VARIANTS and "never-free" not in VARIANTS
@@ -173,6 +175,7 @@ def test_never_free_is_caught_with_a_fair_lasso_that_replays():
         assert not replay(Instance(model("v8"), g.instance.sizes_by_name()), r.lasso).ok
 
 
+@pytest.mark.long
 def test_never_free_breaks_only_its_own_property():
     g = graph("never-free", 1, 2, 1)
     verdicts = {p.name: {r.verdict for r in check_liveness(g, p)} for p in liveness(model("never-free"))}
@@ -180,6 +183,7 @@ def test_never_free_breaks_only_its_own_property():
                         "lbr_regained_after_host_leaves": {"holds"}}
 
 
+@pytest.mark.long
 def test_with_weak_fairness_only_v8_fails_and_the_lasso_is_weakly_fair():
     """The strong-fairness assumptions are needed: with weak fairness only, the scheduler may
     preempt the vCPU thread at the same point forever."""

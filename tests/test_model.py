@@ -17,6 +17,7 @@ BROKEN = [name for name, v in VARIANTS.items() if v.expected]
 NON_DEFAULT = BROKEN
 
 
+@pytest.mark.long
 def test_v8_holds_on_the_default_instance_with_every_goal_reached():
     r = explored("v8")
     assert r.verdict == "holds" and r.complete
@@ -37,6 +38,7 @@ def checked(name: str):
 
 
 @pytest.mark.parametrize("name", NON_DEFAULT)
+@pytest.mark.long
 def test_each_variant_is_caught_with_its_expected_property(name):
     r = checked(name)
     assert r.verdict == "violated"
@@ -44,6 +46,7 @@ def test_each_variant_is_caught_with_its_expected_property(name):
 
 
 @pytest.mark.parametrize("name", NON_DEFAULT)
+@pytest.mark.long
 def test_each_counterexample_replays_to_the_violation(name):
     r = checked(name)
     expected = VARIANTS[name].expected
@@ -58,6 +61,7 @@ def test_each_counterexample_replays_to_the_violation(name):
 
 
 @pytest.mark.parametrize("name", NON_DEFAULT)
+@pytest.mark.long
 def test_a_counterexample_does_not_replay_against_v8_to_the_same_end(name):
     """The variant's trace is a behaviour of the variant, not of v8: replayed against v8 it
     diverges, cannot be read (a variable only the variant has), or ends where the property holds."""
@@ -84,9 +88,13 @@ def test_every_variant_says_what_it_is_expected_to_do():
 
 
 @pytest.mark.parametrize("name", HOLDING)
+@pytest.mark.long
 def test_each_variant_expected_to_hold_holds(name):
     r = explored(name)
     assert r.verdict == "holds", (name, r.violation and r.violation.names)
+
+
+@pytest.mark.long
 
 
 def test_every_safety_invariant_can_fail():
@@ -131,6 +139,7 @@ def test_the_model_is_symmetric_in_its_sorts():
         assert not any(isinstance(n, Lit) and isinstance(n.dom, SortDomain) for n in walk(e))
 
 
+@pytest.mark.long
 def test_v8_also_holds_on_other_small_instances():
     for sizes in [(1, 1, 1), (1, 2, 1), (2, 1, 1), (1, 1, 2)]:
         r = explored("v8", *sizes)

@@ -200,6 +200,7 @@ def test_every_command_s_help_says_a_model_file_is_python(capsys):
         assert "runs like any import" in flat and "never executed" in flat, cmd
 
 
+@pytest.mark.long
 def test_the_shipped_model_by_name_or_module_is_the_default(capsys):
     plain = run(capsys, "check", "--vcpus", "1", "--json", "--quiet")
     for ref in ("guest_lbr", "lbrspec_models.guest_lbr"):
@@ -298,6 +299,7 @@ def test_size_flags_that_contradict_the_trace_file_are_refused(capsys, mutex, mu
     assert code in (0, 1) and out
 
 
+@pytest.mark.long
 def test_a_guest_lbr_trace_keeps_its_sizes_against_a_shorthand(capsys, tmp_path):
     path = str(tmp_path / "cex.itf.json")
     assert main(["check", "--variant", "no-bit-62", "--quiet", "--trace-out", path]) == 1

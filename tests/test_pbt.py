@@ -20,8 +20,11 @@ from lbrspec.trace.itf import read_itf, write_itf
 # The v8 model as a pytest test, the way the README shows it: runs under the 'ci' profile.
 TestGuestLbrV8 = rule_machine(model("v8")).TestCase
 TestGuestLbrV8At3x2 = rule_machine(model("v8"), {"vCPU": 3, "pCPU": 2}).TestCase
+TestGuestLbrV8 = pytest.mark.long(TestGuestLbrV8)
+TestGuestLbrV8At3x2 = pytest.mark.long(TestGuestLbrV8At3x2)
 
 
+@pytest.mark.long
 def test_one_rule_per_action_and_the_v8_walks_take_every_action():
     # one vCPU on one pCPU: short random walks reach every action (a waiting CPU-flexible host user
     # needs the vCPU thread to leave the pCPU it holds, which 2x2 walks rarely arrange)
@@ -56,6 +59,7 @@ def test_allowed_deadlocks_stutter():
     assert machine.stats.runs >= 20
 
 
+@pytest.mark.long
 def test_a_violated_invariant_is_found_and_its_trace_replays(tmp_path):
     ring = token_ring(bug=True)
     with pytest.raises(InvariantViolated) as info:
@@ -74,6 +78,7 @@ def test_a_violated_invariant_is_found_and_its_trace_replays(tmp_path):
     assert replay(small.instance, back).ok
 
 
+@pytest.mark.long
 def test_the_reported_text_is_the_minimized_trace():
     r = simulate(model("no-bit-62"), runs=2000, seed=0, minimize=False)
     found = r.found
@@ -86,6 +91,7 @@ def test_the_reported_text_is_the_minimized_trace():
         assert "are not needed and are left out" in text
 
 
+@pytest.mark.long
 def test_minimized_runs_are_one_step_minimal():
     r = simulate(model("v7-write-path"), runs=2000, seed=1)
     small = r.failure
@@ -100,6 +106,7 @@ def test_minimized_runs_are_one_step_minimal():
         assert again is None or again.violation != small.violation or len(again.steps) >= len(small.steps)
 
 
+@pytest.mark.long
 def test_the_same_seed_gives_the_same_search():
     a = simulate(model("no-lbr-select-restore"), runs=2000, seed=7)
     b = simulate(model("no-lbr-select-restore"), runs=2000, seed=7)
@@ -109,6 +116,7 @@ def test_the_same_seed_gives_the_same_search():
     assert a.failure.trace.steps == b.failure.trace.steps and a.failure.trace.states == b.failure.trace.states
 
 
+@pytest.mark.long
 def test_compiled_steps_agree_with_the_reference_semantics_on_long_walks():
     """The machine steps with the compiled successor function; a long random walk on a 3x3
     instance must replay step for step in the reference semantics with every invariant true."""
@@ -141,6 +149,7 @@ def test_the_generated_test_case_fails_on_a_broken_variant():
     assert info.value.names == ["no_counter"]
 
 
+@pytest.mark.long
 def test_the_readme_two_lines_work():
     import re
     import unittest

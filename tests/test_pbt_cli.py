@@ -23,12 +23,14 @@ def _untimed(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if " s (" not in line and "minimized to" not in line)
 
 
+@pytest.mark.long
 def test_simulate_v8_finds_nothing_exit_0(capsys):
     code, out, err = run(capsys, "simulate", "--runs", "50")
     assert code == 0 and "NOTHING FOUND" in out and "not a proof" in out
     assert err == ""
 
 
+@pytest.mark.long
 def test_simulate_a_4x4_instance_finds_the_v7_write_path_bug(capsys, tmp_path):
     out_file = tmp_path / "sim.itf.json"
     code, out, _ = run(capsys, "simulate", "--variant", "v7-write-path", "--vcpus", 4, "--pcpus", 4,
@@ -40,6 +42,7 @@ def test_simulate_a_4x4_instance_finds_the_v7_write_path_bug(capsys, tmp_path):
     assert f"Shrunk counterexample, {len(t)} steps" in out
 
 
+@pytest.mark.long
 def test_simulate_is_reproducible_from_the_seed(capsys):
     args = ("simulate", "--variant", "no-bit-62", "--seed", 5)
     first = run(capsys, *args)
@@ -48,6 +51,7 @@ def test_simulate_is_reproducible_from_the_seed(capsys):
     assert _untimed(first[1]) == _untimed(second[1])
 
 
+@pytest.mark.long
 def test_simulate_json(capsys):
     code, out, _ = run(capsys, "simulate", "--variant", "owner-after-event-init", "--json")
     data = json.loads(out)
@@ -58,6 +62,7 @@ def test_simulate_json(capsys):
 
 
 @pytest.mark.parametrize("source", ["check", "simulate"])
+@pytest.mark.long
 def test_a_written_trace_replays_with_replay(capsys, tmp_path, source):
     path = tmp_path / f"{source}.itf.json"
     code, _, _ = run(capsys, source, "--variant", "no-vmentry-check", "--trace-out", path,
@@ -71,6 +76,7 @@ def test_a_written_trace_replays_with_replay(capsys, tmp_path, source):
     assert f"passthrough_implies_ownership in state {len(t)}" in out
 
 
+@pytest.mark.long
 def test_replay_of_a_trace_that_holds_exit_0(capsys, tmp_path):
     path = tmp_path / "t.itf.json"
     run(capsys, "check", "--variant", "no-bit-62", "--trace-out", path, "--quiet")
@@ -82,6 +88,7 @@ def test_replay_of_a_trace_that_holds_exit_0(capsys, tmp_path):
     assert "the file says it violates isolation" in out
 
 
+@pytest.mark.long
 def test_replay_of_another_variants_trace_names_the_first_bad_step(capsys, tmp_path):
     path = tmp_path / "v7.itf.json"
     run(capsys, "check", "--variant", "v7-write-path", "--trace-out", path, "--quiet")
@@ -94,6 +101,7 @@ def test_replay_of_another_variants_trace_names_the_first_bad_step(capsys, tmp_p
     assert "not enabled" in out and "false in the model's state" in out
 
 
+@pytest.mark.long
 def test_replay_names_a_post_state_that_differs(capsys, tmp_path):
     path = tmp_path / "t.itf.json"
     run(capsys, "check", "--variant", "no-bit-62", "--trace-out", path, "--quiet")
@@ -123,6 +131,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("name", list(MALFORMED))
+@pytest.mark.long
 def test_replay_of_a_file_that_is_no_trace_is_one_line_exit_2(capsys, tmp_path, name):
     path = tmp_path / "bad.json"
     path.write_bytes(MALFORMED[name].encode("utf-8", "surrogateescape"))
@@ -161,6 +170,7 @@ def valid_trace(tmp_path_factory):
 
 
 @given(data=st.data())
+@pytest.mark.long
 def test_replay_of_a_damaged_trace_never_tracebacks(valid_trace, tmp_path_factory, data):
     obj = json.loads(json.dumps(valid_trace))
     for _ in range(data.draw(st.integers(1, 3))):

@@ -41,6 +41,8 @@ SMALL = {"vCPU": 1, "pCPU": 2, "host_user": 1}
 TestPostedCodeConformsToV8Posted = rule_machine(
     model("v8-posted"), adapter=lambda: KvmAdapter(PostedKvm), check_invariants=False).TestCase
 TestFixedCodeConformsToV8 = rule_machine(model("v8"), adapter=lambda: KvmAdapter(Kvm)).TestCase
+TestPostedCodeConformsToV8Posted = pytest.mark.long(TestPostedCodeConformsToV8Posted)
+TestFixedCodeConformsToV8 = pytest.mark.long(TestFixedCodeConformsToV8)
 
 
 # -- the rendering and the model's switches ---------------------------------------------------------
@@ -70,6 +72,7 @@ def test_the_adapter_knows_every_action_of_v8_and_v8_posted():
 
 @pytest.mark.parametrize("variant", ["v8-posted-release-at-sched-in", "v8-posted-debugctl-refused",
                                      "v8-posted-error-state-sticky", "v8-unfused"])
+@pytest.mark.long
 def test_the_rendering_with_a_variants_switches_conforms_to_it(variant):
     m = model(variant)
     r = simulate(Instance(m, SMALL), runs=40, seed=0, adapter=lambda: KvmAdapter(Kvm, fixes_of(m.variant.switches)),
@@ -122,6 +125,7 @@ def _drive_edges(variant: str, kvm_class: type[Kvm], sizes: dict[str, int], samp
 
 
 @pytest.mark.parametrize("variant, kvm_class, sample", [("v8", Kvm, None), ("v8-posted", PostedKvm, 3000)])
+@pytest.mark.long
 def test_every_edge_of_the_one_vcpu_one_pcpu_graph_conforms(variant, kvm_class, sample):
     """Not only random walks: at one vCPU, one pCPU and one host user, every edge of v8's reachable
     graph (3,064) and a seeded sample of v8-posted's (16,225 edges), each reached by the explorer's
@@ -131,6 +135,7 @@ def test_every_edge_of_the_one_vcpu_one_pcpu_graph_conforms(variant, kvm_class, 
 
 
 @pytest.mark.parametrize("broken", sorted(BROKEN))
+@pytest.mark.long
 def test_each_broken_copy_fails_on_some_edge_of_that_graph(broken):
     n, bad = _drive_edges("v8", BROKEN[broken], {"vCPU": 1, "pCPU": 1, "host_user": 1})
     assert n == 3064 and bad
@@ -151,6 +156,7 @@ def _finding(key: str) -> guest_lbr.Finding:
 
 
 @pytest.mark.parametrize("key", FINDING_KEYS)
+@pytest.mark.long
 def test_each_finding_is_reproduced_by_the_code_on_the_models_counterexample(key):
     finding = _finding(key)
     cexs = counterexamples(finding, SMALL)
@@ -183,6 +189,7 @@ def test_each_finding_is_reproduced_by_the_code_on_the_models_counterexample(key
 
 
 @pytest.mark.parametrize("key", FINDING_KEYS)
+@pytest.mark.long
 def test_the_fixed_code_departs_from_each_findings_trace(key):
     """Each fix is KVM code that changes what happens on the finding's trace, except F12's, which
     is perf's: the fixed KVM code follows that trace, the LBR_SELECT left by perf is the model's."""
@@ -233,6 +240,7 @@ def test_a_trace_of_another_variant_is_refused_by_drive():
     ("no-vmentry-check", ("passthru[",), 0),
     ("free-ignores-debugctl", ("absent(", "records_at_entry(", "step breaks no_free_with_debugctl_lbr"), 1),
 ])
+@pytest.mark.long
 def test_each_broken_copy_fails_with_a_readable_trace(broken, observations, seed):
     r = check_kvm_lbr.check(BROKEN[broken], runs=1000, seed=seed)
     f = r.failure
@@ -250,6 +258,7 @@ def test_each_broken_copy_fails_with_a_readable_trace(broken, observations, seed
 
 
 # -- the command line -------------------------------------------------------------------------------
+@pytest.mark.long
 def test_the_command_line_check(capsys):
     assert check_kvm_lbr.main(["--runs", "30", "--findings-size", "1x2x1"]) == 0
     out = capsys.readouterr().out

@@ -63,6 +63,7 @@ def test_the_adapter_knows_every_action_and_judges_step_invariants_of_the_model(
 
 
 # -- conformance ------------------------------------------------------------------------------------
+@pytest.mark.long
 def test_the_faithful_rendering_agrees_with_upstream():
     """Every edge of the 1x1x1 graph, and seeded walks on the model's own 1x2x1 (two pCPUs:
     migrations, which the small graph has not)."""
@@ -75,6 +76,7 @@ def test_the_faithful_rendering_agrees_with_upstream():
 
 
 @pytest.mark.parametrize("variant", sorted(uk.PRE_FIX))
+@pytest.mark.long
 def test_each_pre_fix_rendering_differs_from_upstream(variant):
     g = chk.check_graph(uk.PRE_FIX[variant])
     d = g.failure
@@ -87,6 +89,7 @@ def test_each_pre_fix_rendering_differs_from_upstream(variant):
 
 
 @pytest.mark.parametrize("variant", sorted(uk.PRE_FIX))
+@pytest.mark.long
 def test_each_pre_fix_rendering_agrees_with_its_variant(variant):
     w = chk.check(uk.PRE_FIX[variant], variant=variant, runs=40)
     assert w.failure is None, str(w.failure)
@@ -101,6 +104,7 @@ def test_each_pre_fix_rendering_agrees_with_its_variant_on_every_edge(variant):
     assert g.edges == g.edges_total > 30000
 
 
+@pytest.mark.long
 def test_the_refresh_release_is_what_before_1647b52757d5_undoes():
     """6.14's kvm_pmu_refresh resets the PMU, releasing an event a host DEBUGCTL write created
     before the refresh; the model follows it, and the rendering without that fix differs there."""
@@ -113,6 +117,7 @@ def test_the_refresh_release_is_what_before_1647b52757d5_undoes():
 
 
 @pytest.mark.parametrize("variant", ["before-957d0f70e97b", "before-0094f62c7eaa"])
+@pytest.mark.long
 def test_the_variants_where_the_model_used_to_differ_now_agree(variant):
     """The model once let a counter overflow without a vPMU and a refresh after KVM_RUN change nr;
     conformance found both, and now every edge agrees."""
@@ -123,6 +128,7 @@ def test_the_variants_where_the_model_used_to_differ_now_agree(variant):
     assert g.edges == g.edges_total > 30000
 
 
+@pytest.mark.long
 def test_drive_graph_is_generic_and_finds_the_shortest_difference():
     """The v8 rendering (its adapter has no clone(): deep copies, and re-driving where a handler
     generator is in flight) on every edge of v8's 1x1x1 graph, and a broken copy caught."""
@@ -140,6 +146,7 @@ def test_drive_graph_is_generic_and_finds_the_shortest_difference():
 
 
 # -- Hypothesis on upstream -------------------------------------------------------------------------
+@pytest.mark.long
 def test_a_hypothesis_run_on_upstream_finds_a_known_violation_whose_shrunk_trace_replays(tmp_path, capsys):
     inst = Instance(model())
     r = simulate(inst, runs=2000, seed=2)

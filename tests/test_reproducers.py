@@ -47,13 +47,18 @@ def test_the_model_names_its_reproducer_data(source):
 
 
 @pytest.mark.parametrize("variant", list(upstream_lbr.VARIANTS))
+@pytest.mark.long
 def test_every_action_of_every_variant_has_an_annotation(source, variant):
     assert rep.unannotated(source, source.build(variant)) == []
 
 
+@pytest.mark.long
 def test_the_committed_page_is_what_the_model_generates(page):
     assert (DOCS / "reproducers.md").read_text(encoding="utf-8") == page, \
         "docs/upstream_lbr/reproducers.md is stale: run `lbrspec docs --model upstream_lbr -o docs/upstream_lbr`"
+
+
+@pytest.mark.long
 
 
 def test_one_section_per_violated_property_per_variant_with_every_step_annotated(source, traces, page):
@@ -81,6 +86,9 @@ def test_one_section_per_violated_property_per_variant_with_every_step_annotated
         assert s.observe, f"{s.prop}: PROPERTIES has no observation"
 
 
+@pytest.mark.long
+
+
 def test_the_reproducers_name_the_host_commands_and_where_preemptions_and_ipis_land(source, traces):
     secs = {(s.variant, s.prop): s for s in rep.sections(source, traces)}
     i8 = secs[("upstream", "host_pinned_wins")]
@@ -88,6 +96,9 @@ def test_the_reproducers_name_the_host_commands_and_where_preemptions_and_ipis_l
     assert any(x.lands == "the perf install IPI is handled on CPU 1" for x in i8.steps)
     i7 = secs[("upstream", "records_kept_across_resched")]
     assert any(x.lands and "preempted" in x.lands for x in i7.steps)
+
+
+@pytest.mark.long
 
 
 def test_a_fix_undone_or_a_proposal_applied_is_described_by_its_own_annotation(source, traces):

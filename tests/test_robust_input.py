@@ -56,6 +56,7 @@ def test_a_deeply_nested_file_is_refused_before_parsing(capsys, tmp_path, cmd):
 
 
 @pytest.mark.parametrize("cmd", READERS)
+@pytest.mark.long
 def test_nesting_just_below_the_recursion_limit_is_refused_too(capsys, small_trace, tmp_path, cmd):
     def deep(obj):
         obj["#meta"]["description"] = "@@"
@@ -159,6 +160,7 @@ def lasso(tmp_path_factory):
     return path
 
 
+@pytest.mark.long
 def test_replay_accepts_a_lasso_and_reports_its_loop(capsys, lasso):
     loop = json.loads(lasso.read_text())["loop"]
     code, out, err = run(capsys, "replay", lasso)
@@ -322,6 +324,7 @@ def test_check_json_keeps_the_verdict_when_the_directory_is_removed_during_the_r
     assert "cannot write trace file" in one_error_line(err)
 
 
+@pytest.mark.long
 def test_bmc_keeps_the_verdict_when_the_trace_cannot_be_written(capsys, tmp_path, full_disk):
     pytest.importorskip("z3")
     code, out, err = run(capsys, "bmc", "--variant", "v7-write-path", "--vcpus", "1", "--pcpus", "1", "--depth", "6",

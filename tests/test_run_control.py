@@ -42,6 +42,7 @@ def wait_to_be_stopped(seconds: float = 30.0) -> None:
 
 
 # -- budgets bound every phase --------------------------------------------------------------
+@pytest.mark.long
 def test_max_seconds_bounds_the_graph_phase_of_analysis(capsys, monkeypatch):
     """--analysis used to ignore --max-seconds (3 s asked, 23 s run): a graph phase that never
     polls is interrupted, the report says the analysis was not done, the safety verdict stands."""
@@ -69,6 +70,7 @@ def test_max_memory_bounds_liveness(capsys):
     (["diagram", "project", "ev[v0]"], "exploring every reachable state"),
     (["diagram", "machine", "kvm"], "exploring every reachable state"),
 ])
+@pytest.mark.long
 def test_max_seconds_bounds_diagram_commands(capsys, argv, phase):
     t0 = time.perf_counter()
     code, out, err = run(capsys, *argv, "--max-seconds", "1")
@@ -77,6 +79,7 @@ def test_max_seconds_bounds_diagram_commands(capsys, argv, phase):
     assert code == 3 and "time budget of 1 s exhausted" in line and phase in line, line
 
 
+@pytest.mark.long
 def test_simulate_budget_is_undetermined_with_figures(capsys):
     code, out, err = run(capsys, "simulate", "--runs", "1000000", "--max-seconds", "1.5", "--quiet")
     assert code == 3
@@ -84,12 +87,16 @@ def test_simulate_budget_is_undetermined_with_figures(capsys):
     assert "NOTHING FOUND" not in out
 
 
+@pytest.mark.long
 def test_prove_takes_max_seconds_and_its_timeout_alias(capsys):
     for flag in ("--max-seconds", "--timeout"):
         code, out, err = run(capsys, "prove", flag, "3", "--model", "upstream_lbr", "--all-sizes")
-        assert code == 3 and "UNDETERMINED" in out and "PROVEN" not in out, (flag, out[-400:])
+        # undetermined either while solving (the table) or, on a loaded machine, while loading
+        assert code == 3 and "PROVEN" not in out, (flag, out[-400:])
+        assert "UNDETERMINED" in out or "time budget of 3 s exhausted" in stopped_line(err)
 
 
+@pytest.mark.long
 def test_budget_counts_from_the_start_of_the_command(capsys, monkeypatch):
     """The time spent loading the model counts: a model that takes longer than the budget to
     load is stopped while loading."""
@@ -108,6 +115,7 @@ def test_budget_counts_from_the_start_of_the_command(capsys, monkeypatch):
 
 
 # -- signals --------------------------------------------------------------------------------
+@pytest.mark.long
 def test_sigterm_in_process_ends_a_phase_that_never_polls(capsys, monkeypatch):
     import lbrspec.analysis.report as report
 
@@ -122,6 +130,7 @@ def test_sigterm_in_process_ends_a_phase_that_never_polls(capsys, monkeypatch):
     assert "VIOLATED: goal(s) never reached" in out and code == 1
 
 
+@pytest.mark.long
 def test_sigint_in_process_during_z3(capsys, monkeypatch):
     """Z3 does not take SIGINT for itself: the watchdog sees it and interrupts the solver."""
     import lbrspec.smt.solving as solving
@@ -158,6 +167,7 @@ def _signal_after(proc, sig, seconds):
     return proc.returncode, out, err, time.perf_counter() - t0
 
 
+@pytest.mark.long
 def test_sigterm_ends_check_with_its_figures():
     """SIGTERM used to end every command silently (exit 143, no figures)."""
     code, out, err, after = _signal_after(_spawn("check", "--vcpus", "3", "--pcpus", "3", "--no-symmetry", "--quiet"),
@@ -167,6 +177,7 @@ def test_sigterm_ends_check_with_its_figures():
     assert "Traceback" not in err and after < 10
 
 
+@pytest.mark.long
 def test_sigint_after_a_violation_exits_1_with_the_counterexample():
     code, out, err, _ = _signal_after(_spawn("check", "--vcpus", "3", "--pcpus", "2", "--variant", "v8-posted",
                                              "--quiet"), signal.SIGINT, 5)
@@ -174,12 +185,14 @@ def test_sigint_after_a_violation_exits_1_with_the_counterexample():
     assert "VIOLATED:" in out and "interrupted by SIGINT" in out and "Traceback" not in err
 
 
+@pytest.mark.long
 def test_simulate_does_not_swallow_sigint():
     code, out, err, after = _signal_after(_spawn("simulate", "--runs", "1000000", "--quiet"), signal.SIGINT, 4)
     assert code == 3 and "UNDETERMINED: stopped after" in out and "interrupted by SIGINT" in out, (out, err)
     assert after < 5
 
 
+@pytest.mark.long
 def test_a_signal_while_starting_is_one_line_and_exit_3(tmp_path):
     """The console script takes SIGINT and SIGTERM before the CLI's slow imports: a signal
     sent while they run (here: from an import hook, so the timing is exact) ends the command
@@ -233,6 +246,7 @@ def test_every_command_has_budgets_quiet_and_output(path, cmd):
     (["simulate", "--runs", "5", "--json"], '"verdict"'),
     (["bmc", "--depth", "2", "--vcpus", "1", "--pcpus", "1"], "NO VIOLATION"),
 ])
+@pytest.mark.long
 def test_output_writes_what_would_be_printed(capsys, tmp_path, argv, expect):
     trace = tmp_path / "t.itf.json"
     assert main(["check", "--variant", "no-bit-62", "--vcpus", "1", "--pcpus", "1", "--first-only", "--quiet",
@@ -254,6 +268,7 @@ def test_output_to_a_missing_directory_is_refused_before_the_run(capsys, tmp_pat
 
 
 # -- progress ---------------------------------------------------------------------------------
+@pytest.mark.long
 def test_a_long_phase_is_shown_in_logs(capsys, monkeypatch):
     """Without a terminal, a phase prints one line per LOG_EVERY seconds, then nothing more
     once it ends; --quiet prints nothing."""

@@ -40,6 +40,7 @@ def smallest_violating(name: str) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("name", NON_DEFAULT)
+@pytest.mark.long
 def test_bmc_finds_a_violation_exactly_as_long_as_the_explorers_shortest(name):
     """BMC's first violation is as short as the explorer's first one, breaks the same property,
     and replays; a step invariant's trace ends with the step that breaks it, in both engines."""
@@ -59,12 +60,14 @@ def test_bmc_finds_a_violation_exactly_as_long_as_the_explorers_shortest(name):
     assert all(i >= shortest - by_step for i, _ in res.invariant_failures)
 
 
+@pytest.mark.long
 def test_bmc_finds_nothing_in_v8_up_to_its_depth():
     r = bmc(model("v8"), depth=5)
     assert r.verdict == "holds" and r.trace is None
     assert r.depth_checked == 5 and len(r.per_depth) == 6
 
 
+@pytest.mark.long
 def test_bmc_on_a_bigger_instance():
     r = bmc(model("owner-after-event-init"), {"vCPU": 3, "pCPU": 2, "host_user": 2}, depth=4)
     assert r.verdict == "violated" and r.violated[0] == "no_counter"
@@ -78,6 +81,7 @@ def test_an_exhausted_budget_is_undetermined_never_holds():
     assert r.trace is None and r.reason
 
 
+@pytest.mark.long
 def test_a_solver_trace_that_does_not_replay_is_an_internal_error(monkeypatch, capsys):
     monkeypatch.setattr(bmc_module, "replay", lambda inst, trace: ReplayResult(False, 0, 1, "diverges (test)"))
     with pytest.raises(InternalError, match="does not replay"):
@@ -86,6 +90,7 @@ def test_a_solver_trace_that_does_not_replay_is_an_internal_error(monkeypatch, c
     assert code == 4 and "internal error" in err and "does not replay" in err
 
 
+@pytest.mark.long
 def test_cli_bmc_prints_the_trace_writes_itf_and_exits_1(capsys, tmp_path):
     out_file = tmp_path / "bmc.itf.json"
     code, out, _ = run(capsys, "bmc", "--variant", "no-bit-62", "--trace-out", str(out_file))
@@ -96,6 +101,7 @@ def test_cli_bmc_prints_the_trace_writes_itf_and_exits_1(capsys, tmp_path):
     assert replay(Instance(model("no-bit-62")), t).ok
 
 
+@pytest.mark.long
 def test_cli_bmc_json_and_exit_codes(capsys):
     code, out, _ = run(capsys, "bmc", "--depth", "3", "--json")
     data = json.loads(out)

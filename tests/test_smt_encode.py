@@ -253,6 +253,7 @@ def _unbounded_value(inst: Instance, e: Expr, state, env) -> int:
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
+@pytest.mark.long
 def test_random_expressions_agree_with_the_reference_evaluator(case):
     inst, e, state, env = case
     want = int(evaluate(e, inst, state, env))
@@ -261,6 +262,7 @@ def test_random_expressions_agree_with_the_reference_evaluator(case):
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
+@pytest.mark.long
 def test_random_expressions_agree_in_the_unbounded_encoding(case):
     """Quantifiers over sorts stay quantifiers and unions are an uninterpreted sort there; on a
     structure that is exactly the state, the value is still the reference one."""
@@ -281,6 +283,7 @@ def steps(draw):
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps())
+@pytest.mark.long
 def test_random_steps_agree_in_the_transition_relation_and_the_substituted_post_state(case):
     inst, state, action, params = case
     try:
@@ -310,6 +313,7 @@ def test_random_steps_agree_in_the_transition_relation_and_the_substituted_post_
 
 
 # -- bounded model checking against breadth-first layers ------------------------------------------
+@pytest.mark.long
 def test_states_reachable_in_k_steps_match_the_explorers_layers():
     """On the default v8 instance: the states at the end of k-step runs, enumerated by the
     solver, are the reference successors of those at k-1, and the new ones among them are
@@ -337,6 +341,7 @@ def test_states_reachable_in_k_steps_match_the_explorers_layers():
 
 
 @pytest.mark.parametrize("k", [0, 1])
+@pytest.mark.long
 def test_states_at_depth_on_a_bigger_instance(k):
     m = model("v8")
     inst = Instance(m, {"vCPU": 3, "pCPU": 2, "host_user": 2})

@@ -70,6 +70,7 @@ def proved(variant: str, all_sizes: bool):
 
 
 @pytest.mark.parametrize("all_sizes", [False, True])
+@pytest.mark.long
 def test_v8_every_invariant_is_proven_with_the_lemmas(all_sizes):
     m = model("v8")
     r = proved("v8", all_sizes)
@@ -80,6 +81,7 @@ def test_v8_every_invariant_is_proven_with_the_lemmas(all_sizes):
     assert r.seconds < 20  # the issue's target for each of `prove` and `prove --all-sizes`
 
 
+@pytest.mark.long
 def test_v8_is_also_proven_on_a_bigger_instance():
     m = model("v8")
     r = prove(m, lemmas(m), {"vCPU": 3, "pCPU": 3, "host_user": 2})
@@ -88,6 +90,7 @@ def test_v8_is_also_proven_on_a_bigger_instance():
 
 @pytest.mark.parametrize("all_sizes", [False, True])
 @pytest.mark.parametrize("name", [n for n in HOLDING if n != "v8"])
+@pytest.mark.long
 def test_the_variants_expected_to_hold_are_proven(name, all_sizes):
     """v8-author-entry-fix (the author's check before VM-entry) and v8-unfused (assumption A10's
     steps kept apart) are proven with the same lemmas; v8-unfused needs created_event_exists,
@@ -127,6 +130,7 @@ def _check_violated(name: str, r, all_sizes: bool = False) -> None:
 
 
 @pytest.mark.parametrize("name", ALTERNATIVES)
+@pytest.mark.long
 def test_each_design_alternative_fails_its_property_with_a_reachable_cti(name):
     m = model(name)
     expected = VARIANTS[name].expected
@@ -155,6 +159,7 @@ def test_every_violated_variant_fails_with_a_reachable_cti(name, all_sizes):
         assert all(n <= 2 for row in r.rows if row.cti is not None for n in row.cti.instance.sizes_by_name().values())
 
 
+@pytest.mark.long
 def test_a_design_alternative_fails_for_every_size_too():
     """With --all-sizes the counterexample comes from the smallest instance that has one."""
     name = "no-bit-62"
@@ -164,6 +169,7 @@ def test_a_design_alternative_fails_for_every_size_too():
     assert cti.instance.sizes_by_name() == {"vCPU": 1, "pCPU": 1, "host_user": 1}
 
 
+@pytest.mark.long
 def test_without_lemmas_the_ctis_are_unreachable_and_say_what_is_missing():
     """The default instance is explored completely within the default budget (about a million
     canonical states), so every CTI is classified, never left unclassified."""
@@ -179,6 +185,7 @@ def test_without_lemmas_the_ctis_are_unreachable_and_say_what_is_missing():
     assert {row.name for row in r.rows if row.proven} >= {"no_counter", "intercept_at_sched_in"}
 
 
+@pytest.mark.long
 def test_a_cti_beyond_the_state_budget_is_unclassified_and_nothing_is_proven():
     m = model("v8")
     r = prove(m, [], cti_depth=0, explore_states=1_000)
@@ -187,6 +194,7 @@ def test_a_cti_beyond_the_state_budget_is_unclassified_and_nothing_is_proven():
     assert ctis and all(c.classification == "unclassified" and "stopped after" in c.note for c in ctis)
 
 
+@pytest.mark.long
 def test_the_classifier_sees_every_renaming_of_a_state():
     """The classifier's explorer stores one state per renaming of vCPUs and pCPUs: a trace to a
     state is renamed to end in that very state, and an unreachable core is unreachable under
@@ -219,6 +227,7 @@ def test_the_classifier_sees_every_renaming_of_a_state():
     assert all(matched([k for k in core if k != i]) for i in core)  # irredundant
 
 
+@pytest.mark.long
 def test_every_lemma_holds_in_every_reachable_state():
     """The lemmas are facts of the design, checked by exhaustive exploration as invariants (the
     default instance, and smaller ones with two host users)."""
@@ -243,6 +252,7 @@ def _breaks(m, rest) -> bool:
     return prove(m, rest, all_sizes=True, cti_depth=0, explore_states=1).verdict != "proven"
 
 
+@pytest.mark.long
 def test_every_lemma_is_needed():
     """Dropping any one lemma breaks the proof on the default instance or for every size (the
     lemma about two host task events, from two host users on, only the latter)."""
@@ -256,6 +266,7 @@ def test_every_lemma_is_needed():
     ("saved_select_is_own", "guest_sees_only_its_own", "saved_sel"),
     ("guest_mode_handler_idle", "passthrough_implies_ownership", "in_guest"),
 ])
+@pytest.mark.long
 def test_without_a_lemma_the_proof_fails_with_an_unreachable_cti_that_points_at_it(dropped, broken, slot):
     """The proof without the lemma is not a proof: the property it supported gets a CTI the
     explorer classifies unreachable (not a bug), whose core names the variable the lemma is about."""
@@ -269,6 +280,7 @@ def test_without_a_lemma_the_proof_fails_with_an_unreachable_cti_that_points_at_
     assert not holds(lem.body, row.cti.instance, row.cti.pre)  # the lemma rules the pre-state out
 
 
+@pytest.mark.long
 def test_the_warn_step_lemma_exists_where_the_step_does_and_is_needed_there():
     assert "created_event_exists" not in {lem.name for lem in lemmas(model("v8"))}
     m = model("v8-unfused")
@@ -286,6 +298,7 @@ def test_lemma_files_are_documented_groups():
             assert lem.name not in {i.name for i in m.invariants}
 
 
+@pytest.mark.long
 def test_unknown_solver_answers_are_undetermined_never_proven(monkeypatch):
     real = induction.check
 
@@ -309,6 +322,7 @@ def test_an_exhausted_budget_is_undetermined(capsys):
     assert code == 3 and "UNDETERMINED" in out
 
 
+@pytest.mark.long
 def test_a_cti_the_reference_semantics_rejects_is_an_internal_error(monkeypatch, capsys):
     monkeypatch.setattr(induction, "eval_step", lambda inst, action, params, state: None)
     m = model("no-bit-62")
@@ -366,6 +380,7 @@ def test_the_fragment_analysis_finds_a_cycle():
     assert {"a", "b"} <= set(rep.cycle)
 
 
+@pytest.mark.long
 def test_cli_prove_v8_and_all_sizes(capsys):
     code, out, _ = run(capsys, "prove")
     assert code == 0 and "PROVEN: all 20 invariants" in out and "2 vCPUs, 2 pCPUs, 1 host_user" in out
@@ -379,6 +394,7 @@ def test_cli_prove_v8_and_all_sizes(capsys):
     assert "stratified" in out
 
 
+@pytest.mark.long
 def test_cli_prove_a_variant_shows_a_reachable_cti_and_writes_its_trace(capsys, tmp_path):
     out_file = tmp_path / "cti.itf.json"
     code, out, _ = run(capsys, "prove", "--variant", "owner-after-event-init", "--trace-out", str(out_file))
@@ -389,6 +405,7 @@ def test_cli_prove_a_variant_shows_a_reachable_cti_and_writes_its_trace(capsys, 
     assert replay(Instance(model("owner-after-event-init")), t).ok
 
 
+@pytest.mark.long
 def test_cli_prove_json_and_usage_errors(capsys):
     code, out, _ = run(capsys, "prove", "--json", "--all-sizes")
     data = json.loads(out)

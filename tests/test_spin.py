@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("sizes", [(1, 1, 1), (2, 1, 1), (1, 2, 2)])
+@pytest.mark.long
 def test_spin_and_lbrspec_reach_the_same_states_on_v8(tmp_path, sizes):
     from lbrspec.explicit.vexplore import explore_vector
 
@@ -30,6 +31,7 @@ def test_spin_and_lbrspec_reach_the_same_states_on_v8(tmp_path, sizes):
 
 
 @pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.expected])
+@pytest.mark.long
 def test_spin_finds_each_variant_violating_its_expected_property(tmp_path, name):
     inst = Instance(model(name))
     expected = VARIANTS[name].expected
@@ -43,6 +45,7 @@ def test_each_invariant_is_checked_by_spin_under_its_own_name(tmp_path):
         assert f"assert(inv_{inv.name} && " in text
 
 
+@pytest.mark.long
 def test_the_export_runs_in_spins_multi_core_mode(tmp_path):
     import re
     import subprocess

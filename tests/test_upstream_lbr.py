@@ -76,6 +76,7 @@ def test_every_variant_is_listed_here():
 
 
 @pytest.mark.parametrize("variant", list(BREAKS))
+@pytest.mark.long
 def test_variant_breaks_what_it_should(variant):
     r = run(variant)
     assert r.complete
@@ -101,6 +102,7 @@ def test_counterexamples_replay():
         assert c.prop in res.final_violations or any(n == c.prop for _, n in res.invariant_failures), c.prop
 
 
+@pytest.mark.long
 def test_reference_explorer_agrees_on_the_default():
     model = upstream_lbr.build("upstream")
     ref = explore(Instance(model, upstream_lbr.DEFAULT_SIZES), stop_at_violation=False, prune_violations=True)
@@ -114,6 +116,7 @@ def test_i7_without_creation_failure_goes_through_the_release_and_perf_reset():
     assert "vmenter" in actions and actions[-1] == "kvm_lbr_access"
 
 
+@pytest.mark.long
 def test_liveness_holds_on_the_default():
     model = upstream_lbr.build("upstream")
     graph = StateGraph(explore(Instance(model, upstream_lbr.DEFAULT_SIZES), keep_graph=True, check_deadlock=False,
@@ -123,6 +126,7 @@ def test_liveness_holds_on_the_default():
             assert res.verdict == "holds", (prop.name, res.verdict)
 
 
+@pytest.mark.long
 def test_cli_check(capsys):
     assert main(["check", "--model", "upstream_lbr", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)

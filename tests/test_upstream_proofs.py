@@ -86,6 +86,7 @@ def test_the_lists_here_match_the_model():
     assert upstream_lbr.DEFAULT_SIZES == SIZES
 
 
+@pytest.mark.long
 def test_lemmas_are_documented_and_named_apart():
     names = set()
     for variant in upstream_lbr.VARIANTS:
@@ -104,6 +105,7 @@ def test_lemmas_are_documented_and_named_apart():
 
 
 @pytest.mark.parametrize("variant", ["upstream", "proposal-keep-on-freeze"])
+@pytest.mark.long
 def test_every_lemma_holds_in_every_reachable_state(variant):
     """The lemmas are facts of the design, checked as invariants by exhaustive exploration of the
     default instance (every reachable state, none pruned); the keep-on-freeze proposal has the
@@ -129,6 +131,7 @@ def _check_upstream(r, sizes) -> None:
         assert res.ok and name in res.final_violations, name
 
 
+@pytest.mark.long
 def test_upstream_every_size_proves_what_the_design_keeps(capsys):
     r = proved("upstream", True)
     _check_upstream(r, None)
@@ -145,6 +148,7 @@ def test_upstream_every_size_proves_what_the_design_keeps(capsys):
     assert "10 lemmas from lbrspec_proofs.upstream_lbr" in out
 
 
+@pytest.mark.long
 def test_upstream_default_size_proves_what_the_design_keeps(capsys):
     """The command line, on the default instance: exit 1 (violated), the kept invariants and the
     lemmas proven, each broken one with a reachable CTI."""
@@ -231,6 +235,7 @@ def test_every_lemma_is_needed(dropped):
     assert proved(variant, all_sizes).row(needed).proven
 
 
+@pytest.mark.long
 def test_a_lemma_rules_out_the_cti_it_is_for():
     """Without handler_has_event the check's NULL dereference gets a CTI the explorer shows
     unreachable, whose pre-state the lemma rules out (the handler past the exit with no event)."""

@@ -17,6 +17,7 @@ from lbrspec.explicit.vexplore import explore_vector
 from lbrspec_models.guest_lbr import VARIANTS
 
 
+@pytest.mark.long
 def test_packing_round_trips_every_reachable_state():
     r = explored("v8", 1, 2, 1)
     inst = r.instance
@@ -58,6 +59,7 @@ SMALL = [(1, 2, 1), (1, 2, 2), (2, 1, 1)]
 
 
 @pytest.mark.parametrize("sizes", SMALL)
+@pytest.mark.long
 def test_vector_and_reference_explorers_agree_on_v8(sizes):
     ref = explore(Instance(model("v8"), dict(zip(("vCPU", "pCPU", "host_user"), sizes))))
     inst = ref.instance
@@ -69,6 +71,7 @@ def test_vector_and_reference_explorers_agree_on_v8(sizes):
 
 @pytest.mark.parametrize("sizes", [(1, 2, 1), (2, 1, 1)])
 @pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.kind != "design"])
+@pytest.mark.long
 def test_vector_explorer_finds_the_same_shortest_counterexample(name, sizes):
     """On small instances the reference explorer is quick: both engines find the same first
     violation (or none), with the same trace."""
@@ -100,6 +103,7 @@ def test_deadlocks_and_unreached_goals_in_the_vector_explorer():
 
 
 @pytest.mark.parametrize("sizes", [(2, 1, 1), (1, 2, 2)])
+@pytest.mark.long
 def test_symmetry_is_exact(sizes):
     """Every reachable state is a renaming of exactly one canonical state, and the canonical
     states are exactly the renaming classes of the reachable states."""
@@ -113,6 +117,7 @@ def test_symmetry_is_exact(sizes):
     assert ref.states / sym_r.states > 1.8
 
 
+@pytest.mark.long
 def test_symmetry_on_the_default_instance_reduces_nearly_fourfold():
     inst = Instance(model("v8"))
     r = explored("v8")
@@ -121,6 +126,7 @@ def test_symmetry_on_the_default_instance_reduces_nearly_fourfold():
     assert len(Symmetry(inst, Layout.of(inst))) == 4
 
 
+@pytest.mark.long
 def test_canonical_forms_agree_between_the_scalar_and_vector_paths():
     inst = Instance(model("v8"), {"vCPU": 3, "pCPU": 2, "host_user": 1})
     lay = Layout.of(inst)
@@ -132,6 +138,7 @@ def test_canonical_forms_agree_between_the_scalar_and_vector_paths():
 
 
 @pytest.mark.parametrize("name", ["v7-write-path", "no-bit-62", "no-lbr-select-restore"])
+@pytest.mark.long
 def test_symmetry_keeps_shortest_counterexamples_and_they_replay_concretely(name):
     ref = explore_vector(Instance(model(name)), symmetry=False)
     r = explore_vector(ref.instance, symmetry=True)
@@ -148,6 +155,7 @@ def test_budgets_are_undetermined_in_the_vector_explorer():
     assert r.verdict == "undetermined" and "memory" in r.stop_reason
 
 
+@pytest.mark.long
 def test_stored_states_cost_at_most_16_bytes_on_one_word_instances():
     r = explore_vector(Instance(model("v8")))
     assert r.bytes_per_state <= 16

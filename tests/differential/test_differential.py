@@ -118,6 +118,7 @@ def check_models(test: str, checks: Sequence[Callable[[Case], None]], n: int = P
 
 
 @pytest.mark.differential
+@pytest.mark.long
 def test_explicit_engines_and_rule_machine_agree_with_the_reference():
     """The profile's models through the compiled and vector explorers, symmetry reduction and
     the rule machine; every registered construct must have been generated."""
@@ -127,12 +128,14 @@ def test_explicit_engines_and_rule_machine_agree_with_the_reference():
     assert not missing, f"constructs registered but never generated in {n} models: {missing}"
 
 
+@pytest.mark.long
 def test_a_few_models_agree_quickly():
     """The same checks on a few models (other ones), for a quick tier that skips ``differential``."""
     check_models("quick", ALL_EXPLICIT, n=25)
 
 
 @pytest.mark.differential
+@pytest.mark.long
 def test_z3_agrees_with_the_reference():
     """States reachable in exactly k steps and the shortest violation, from Z3, on every model."""
     assert check_models("z3", [check_bmc]) >= PROFILE.models
@@ -140,6 +143,7 @@ def test_z3_agrees_with_the_reference():
 
 @pytest.mark.differential
 @pytest.mark.skipif(not spin_available() and not os.environ.get("LBRSPEC_REQUIRE_TOOLS"), reason="spin and gcc are not installed")
+@pytest.mark.long
 def test_spin_agrees_with_the_reference():
     """SPIN on the exported Promela (state counts and first errors), on a fixed share of the
     models (about one in four in the ci profile, every model in the long one)."""
@@ -147,6 +151,7 @@ def test_spin_agrees_with_the_reference():
     assert n >= PROFILE.spin_min, f"only {n} models were checked"
 
 
+@pytest.mark.long
 def test_the_generator_alone_uses_every_registered_construct():
     """Generation only (no engine), fast: a construct no model uses shows here first."""
     seen: Counter[str] = Counter()

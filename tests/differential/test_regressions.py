@@ -227,6 +227,7 @@ needs_spin = pytest.mark.skipif(not spin_available() and not os.environ.get("LBR
 
 
 @needs_spin
+@pytest.mark.long
 def test_spin_counts_states_of_a_model_that_reads_no_variable(tmp_path):
     from lbrspec.export.promela import SPIN_EXTRA_STATES
 
@@ -246,6 +247,7 @@ def never_enabled() -> Model:
 
 
 @needs_spin
+@pytest.mark.long
 def test_spin_runs_a_model_whose_actions_are_never_enabled(tmp_path):
     inst = Instance(never_enabled())
     assert explore(inst).violation.kind == "deadlock"
