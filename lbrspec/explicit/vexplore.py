@@ -36,6 +36,7 @@ from .compile import compile_instance
 from .explore import ExploreResult, GoalStatus, StateStore, Violation, step_trace, goal_statuses, verdict_of
 from .hashset import StateSet
 from .instance import Instance, State
+from .packing import Layout
 from .symmetry import Symmetry
 from .vcompile import VecCompiled, as_mask, compile_vector
 
@@ -191,9 +192,11 @@ def explore_vector(
     record_all = record_all or prune_violations
     t0 = time.perf_counter()
     model = inst.model
-    vc = compiled or compile_vector(inst)
-    lay = vc.layout
+    # the layout and the symmetry group first: an instance they cannot take is refused
+    # (ValueError) before the compilation, which takes seconds on a large instance
+    lay = compiled.layout if compiled is not None else Layout.of(inst)
     sym = Symmetry(inst, lay) if symmetry else None
+    vc = compiled or compile_vector(inst, lay)
     nw = lay.nwords
     S_set = StateSet(nw)
 
