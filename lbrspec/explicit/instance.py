@@ -217,7 +217,6 @@ class Instance:
         # Decode lo in Python (the count may pass 2**63), then add 0..n-1 to the low digits in
         # numpy; the carry out of them (0 or 1, as n is small next to their radix) goes to the
         # high digits, which take one of two values.
-        high_of: list[int] = []  # slots whose digit comes from the high part, least significant first
         low_radix = 1
         k = len(choices) - 1
         low: list[int] = []
@@ -225,7 +224,7 @@ class Instance:
             low.append(k)
             low_radix *= len(choices[k])
             k -= 1
-        high_of = list(range(k, -1, -1))
+        high_of = list(range(k, -1, -1))  # the slots of the high digits, least significant first
         hi_part, lo_part = divmod(lo, low_radix)
         offs = lo_part + np.arange(n, dtype=np.int64)
         carry = offs // low_radix
