@@ -60,6 +60,12 @@ class InputError(LbrspecError):
     """Bad input from the user: options, instance sizes, trace files, config files."""
 
 
+class InstanceTooLarge(InputError, ValueError):
+    """An instance an engine cannot represent (a variable wider than a packed 64-bit word, a
+    symmetry group too large to enumerate), refused before the engine does any work.  Also a
+    ``ValueError``, which the callers that fall back to another engine catch."""
+
+
 class EvaluationError(LbrspecError):
     """A model that is well-formed but computes a value outside a variable's domain."""
 

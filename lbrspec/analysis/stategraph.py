@@ -43,7 +43,7 @@ class StateGraph:
         for s, t, aid in result.edges:
             self.succ[s].append((t, aid))
         # explore() numbers the distinct initial states first, in order
-        n_init = len(set(self.instance.initial_states()))
+        n_init = self.instance.initial_count()
         self.initial: list[int] = list(range(min(n_init, self.n)))
         self._parent: list[tuple[int, int]] | None = None
         self._depth: list[int] | None = None

@@ -26,6 +26,10 @@ from ..trace import Trace, trace_from_states
 from .compile import Compiled, compile_instance
 from .instance import Instance, State
 
+#: The reference explorer checks its budgets every INIT_CHUNK initial states while it adds them
+#: (an instance with fewer is explored exactly as if they were added at once).
+INIT_CHUNK = 1 << 10
+
 ProgressFn = Callable[[int, int, int, float], None]  # states, queue length, depth, seconds
 
 
@@ -312,25 +316,39 @@ def explore(
                     keep.append((gi, b, f))
             state_goals = keep
 
-    for s in inst.initial_states():
-        if s not in index:
-            sid = add(s, -1, -1, 0)
-            check_state(sid, s)
+    def out_of_budget(check_memory: bool) -> str | None:
+        if max_states is not None and len(states) > max_states:
+            return f"state budget of {max_states} states exhausted"
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            return f"time budget of {max_seconds:g} s exhausted"
+        if max_memory is not None and check_memory and _rss() > max_memory:
+            return f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
+        return None
+
     head = 0
     last_report = t0
     try:
-        while head < len(states):
+        # The initial states are enumerated lazily (a large instance has millions), with the
+        # budgets checked every INIT_CHUNK of them, as between the batches of the search.
+        for k, s in enumerate(inst.iter_initial()):
+            if k and k % INIT_CHUNK == 0:
+                stop_reason = out_of_budget(True)
+                if stop_reason is not None:
+                    break
+                if progress is not None:
+                    now = time.perf_counter()
+                    if now - last_report >= progress_every:
+                        last_report = now
+                        progress(len(states), len(states), 0, now - t0)
+            if s not in index:
+                sid = add(s, -1, -1, 0)
+                check_state(sid, s)
+        while head < len(states) and stop_reason is None:
             if violation is not None and stop_at_violation:
                 stop_reason = "violation"
                 break
-            if max_states is not None and len(states) > max_states:
-                stop_reason = f"state budget of {max_states} states exhausted"
-                break
-            if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
-                stop_reason = f"time budget of {max_seconds:g} s exhausted"
-                break
-            if max_memory is not None and head & 4095 == 0 and _rss() > max_memory:
-                stop_reason = f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
+            stop_reason = out_of_budget(head & 4095 == 0)
+            if stop_reason is not None:
                 break
             if head & 255 == 0:
                 stop_reason = runctl.poll()  # the command's budgets, SIGINT, SIGTERM

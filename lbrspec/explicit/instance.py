@@ -13,8 +13,12 @@ display and traces, and enumerates initial states and parameter bindings.
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Sequence as _SequenceABC
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
+
+import numpy as np
 
 from ..errors import EvaluationError, InputError
 from ..lang.domains import Domain, Sort, Value
@@ -76,6 +80,7 @@ class Instance:
         self.slot_size: list[int] = [sl.var.dom.size(self.sizes) for sl in self.slots]
         #: per slot: what is added to the stored code to get the value's code
         self.slot_offset: list[int] = [sl.var.dom.offset for sl in self.slots]
+        self._initial_choices: list[tuple[int, ...]] | None = None
 
     def _check_named_elements(self) -> None:
         """Refuse sizes too small for the elements the model names (``S.elem(2)`` needs 3)."""
@@ -128,10 +133,24 @@ class Instance:
         return list(itertools.product(*[self.domain_codes(p.dom) for p in params]))
 
     # -- initial states ---------------------------------------------------------------------
-    def initial_states(self) -> list[State]:
+    # The initial states are the product of every slot's initial choices, in
+    # ``itertools.product`` order (the last slot varies fastest).  That product grows
+    # exponentially with the instance (millions of states at 8 vCPUs x 8 pCPUs of guest_lbr,
+    # about 2**45 at 16 x 16), so nothing here builds it: the choices are kept per slot, and
+    # the states are counted, tested, enumerated lazily or decoded by their position.
+
+    def initial_choices(self) -> list[tuple[int, ...]]:
+        """Per slot, the stored codes its initial value may take, in the order the model gives
+        them (duplicates removed).  Raises :class:`EvaluationError` for an initial value outside
+        its variable's domain, whenever asked."""
+        if self._initial_choices is None:
+            self._initial_choices = self._compute_initial_choices()
+        return self._initial_choices
+
+    def _compute_initial_choices(self) -> list[tuple[int, ...]]:
         from .evaluate import evaluate
 
-        choices: list[list[int]] = []
+        choices: list[tuple[int, ...]] = []
         for sl in self.slots:
             v = sl.var
             init = v.init
@@ -141,7 +160,7 @@ class Instance:
                 env = {loc: i + d.offset for loc, i, d in zip(locs, sl.index, v.index)}
                 init = init(*locs)
             if init is ANY:
-                choices.append(list(range(v.dom.size(self.sizes))))
+                choices.append(tuple(range(v.dom.size(self.sizes))))
                 continue
             values = init if isinstance(init, (list, tuple)) else [init]
             codes = []
@@ -151,8 +170,90 @@ class Instance:
                 if not 0 <= code < self.slot_size[self.slot_index[sl.name]]:
                     raise EvaluationError(f"the initial value of {sl.name} is {code + v.dom.offset}, outside {v.dom.name}")
                 codes.append(code)
-            choices.append(sorted(set(codes), key=codes.index))
-        return [tuple(c) for c in itertools.product(*choices)]
+            choices.append(tuple(sorted(set(codes), key=codes.index)))
+        return choices
+
+    def initial_count(self) -> int:
+        """The number of initial states (distinct by construction), without enumerating them."""
+        return math.prod(len(c) for c in self.initial_choices())
+
+    def is_initial(self, state: Sequence[int]) -> bool:
+        """Whether ``state`` (stored codes) is an initial state, slot by slot."""
+        choices = self.initial_choices()
+        if len(state) != len(choices):
+            return False
+        return all(int(c) in ch for c, ch in zip(state, choices))
+
+    def iter_initial(self) -> Iterator[State]:
+        """Every initial state, lazily, in ``itertools.product`` order of the slots' choices."""
+        return itertools.product(*self.initial_choices())
+
+    def initial_state(self, i: int) -> State:
+        """The ``i``-th initial state of :meth:`iter_initial` (mixed-radix decoding of ``i``)."""
+        choices = self.initial_choices()
+        n = self.initial_count()
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"initial state {i} of {n}")
+        out = [0] * len(choices)
+        for k in range(len(choices) - 1, -1, -1):
+            ch = choices[k]
+            if len(ch) == 1:
+                out[k] = ch[0]
+            else:
+                i, d = divmod(i, len(ch))
+                out[k] = ch[d]
+        return tuple(out)
+
+    def initial_rows(self, lo: int, hi: int) -> np.ndarray:
+        """The initial states ``lo .. hi-1`` as a slot matrix (slots x states, int64), the
+        numpy counterpart of :meth:`initial_state` for a chunk of consecutive positions."""
+        choices = self.initial_choices()
+        n = max(0, min(hi, self.initial_count()) - lo)
+        out = np.empty((len(choices), n), dtype=np.int64)
+        if not n:
+            return out
+        # Decode lo in Python (the count may pass 2**63), then add 0..n-1 to the low digits in
+        # numpy; the carry out of them (0 or 1, as n is small next to their radix) goes to the
+        # high digits, which take one of two values.
+        low_radix = 1
+        k = len(choices) - 1
+        low: list[int] = []
+        while k >= 0 and low_radix < max(n, 1 << 20) and low_radix * len(choices[k]) < 2**62:
+            low.append(k)
+            low_radix *= len(choices[k])
+            k -= 1
+        high_of = list(range(k, -1, -1))  # the slots of the high digits, least significant first
+        hi_part, lo_part = divmod(lo, low_radix)
+        offs = lo_part + np.arange(n, dtype=np.int64)
+        carry = offs // low_radix
+        offs %= low_radix
+        for k in low:
+            ch = choices[k]
+            r = len(ch)
+            out[k] = np.asarray(ch, dtype=np.int64)[offs % r]
+            offs //= r
+        if high_of:
+            a = list(self._digits(hi_part, high_of))
+            b = list(self._digits(hi_part + 1, high_of)) if carry[-1] else a
+            for j, k in enumerate(high_of):
+                out[k] = np.where(carry > 0, b[j], a[j]) if a[j] != b[j] else a[j]
+        return out
+
+    def _digits(self, value: int, slots: list[int]) -> Iterator[int]:
+        """The choice (stored code) of each slot in ``slots`` (least significant first) for the
+        mixed-radix number ``value`` over those slots (it wraps past the last one)."""
+        choices = self.initial_choices()
+        for k in slots:
+            value, d = divmod(value, len(choices[k]))
+            yield choices[k][d]
+
+    def initial_states(self) -> "InitialStates":
+        """The initial states as a lazy sequence: ``len``, indexing, iteration and ``in`` work
+        without building the product (``list(...)`` or ``set(...)`` of it still does)."""
+        self.initial_choices()  # raise a bad initial value now, as the list used to
+        return InitialStates(self)
 
     # -- decoding ---------------------------------------------------------------------------
     def decode_slot(self, i: int, code: int) -> Value:
@@ -196,6 +297,32 @@ class Instance:
     def elements(self, sort: Sort) -> Iterator[str]:
         return (sort.element(i) for i in range(self.sizes[sort]))
 
+
+class InitialStates(_SequenceABC):
+    """The initial states of an instance as a read-only sequence computed on demand (see
+    :meth:`Instance.initial_states`)."""
+
+    __slots__ = ("instance",)
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+
+    def __len__(self) -> int:
+        return self.instance.initial_count()
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self.instance.initial_state(j) for j in range(*i.indices(len(self)))]
+        return self.instance.initial_state(int(i) if not isinstance(i, int) else i)
+
+    def __iter__(self) -> Iterator[State]:
+        return self.instance.iter_initial()
+
+    def __contains__(self, state: object) -> bool:
+        return isinstance(state, (tuple, list)) and self.instance.is_initial(state)
+
+    def __repr__(self) -> str:
+        return f"<{self.instance.initial_count():,} initial states of {self.instance.model.name}, {self.instance.describe()}>"
 
 
 def _show_index(value: Value) -> str:

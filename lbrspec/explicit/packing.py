@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InstanceTooLarge
 from .instance import Instance, State
 
 WORD_LIMIT = 2**63
@@ -45,7 +46,7 @@ class Layout:
             n = math.prod(d.size(inst.sizes) for d in var.index)
             prod = math.prod(radix[base:base + n])
             if prod >= WORD_LIMIT:
-                raise ValueError(f"variable {var.name} alone needs more than 63 bits")
+                raise InstanceTooLarge(f"variable {var.name} alone needs more than 63 bits")
             if acc * prod >= WORD_LIMIT:
                 w, acc = w + 1, 1
             for k in range(base, base + n):

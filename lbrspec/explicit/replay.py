@@ -70,7 +70,7 @@ def replay(inst: Instance, trace: Trace) -> ReplayResult:
     for n in violated_invariants(inst, encoded[0]):
         if n not in steps_props:
             result.invariant_failures.append((0, n))
-    if encoded[0] not in set(inst.initial_states()):
+    if not inst.is_initial(encoded[0]):
         return ReplayResult(False, 0, 0, "the first state is not an initial state of the model", result.invariant_failures, result.states)
     actions = {a.name: a for a in inst.model.actions}
     for i, st in enumerate(trace.steps):

@@ -24,10 +24,12 @@ renames its signatures along, so every state of an orbit sees the same set of so
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InstanceTooLarge
 from ..lang.domains import Sort, SortDomain, UnionDomain
 from ..lang.uses import SortUse, sort_uses
 from .instance import Instance, State
@@ -54,12 +56,11 @@ class Symmetry:
         #: how each sort is used, and so which of its renamings are symmetries
         self.uses: dict[Sort, SortUse] = sort_uses(inst.model)
         self.kind: dict[Sort, str] = {s: self.uses[s].group for s in sorts}
-        perms_per_sort = [self._perms(s) for s in sorts]
-        size = 1
-        for p in perms_per_sort:
-            size *= len(p)
+        # counted before any renaming is listed: 11 fully symmetric elements alone have 11!
+        size = math.prod(self._perm_count(s) for s in sorts)
         if size > MAX_GROUP:
-            raise ValueError(f"the symmetry group has {size:,} renamings; at most {MAX_GROUP:,} are supported")
+            raise InstanceTooLarge(f"the symmetry group has {size:,} renamings; at most {MAX_GROUP:,} are supported")
+        perms_per_sort = [self._perms(s) for s in sorts]
         self.group: list[Renaming] = []
         for combo in itertools.product(*perms_per_sort):
             perm = dict(zip(sorts, combo))
@@ -85,6 +86,12 @@ class Symmetry:
 
     def __len__(self) -> int:
         return len(self.group)
+
+    def _perm_count(self, s: Sort) -> int:
+        """``len(self._perms(s))``, without listing them."""
+        n = self.inst.sizes[s]
+        kind = self.kind[s]
+        return math.factorial(n) if kind == "all" else n if kind == "rotations" else 1
 
     def _perms(self, s: Sort) -> list[tuple[int, ...]]:
         n = self.inst.sizes[s]

@@ -37,6 +37,7 @@ from .compile import compile_instance
 from .explore import ExploreResult, GoalStatus, StateStore, Violation, step_trace, goal_statuses, verdict_of
 from .hashset import StateSet
 from .instance import Instance, State
+from .packing import Layout
 from .symmetry import Symmetry
 from .vcompile import VecCompiled, as_mask, compile_vector
 
@@ -182,9 +183,11 @@ def explore_vector(
     record_all = record_all or prune_violations
     t0 = time.perf_counter()
     model = inst.model
-    vc = compiled or compile_vector(inst)
-    lay = vc.layout
+    # the layout and the symmetry group first: an instance they cannot take is refused
+    # (ValueError) before the compilation, which takes seconds on a large instance
+    lay = compiled.layout if compiled is not None else Layout.of(inst)
     sym = Symmetry(inst, lay) if symmetry else None
+    vc = compiled or compile_vector(inst, lay)
     nw = lay.nwords
     S_set = StateSet(nw)
 
@@ -247,21 +250,47 @@ def explore_vector(
             open_state_goals = keep
 
     # -- initial states ------------------------------------------------------------------------
-    inits: list[State] = []
-    seen: set[State] = set()
-    for s in inst.initial_states():
-        c = sym.canonical(s) if sym is not None else s
-        if c not in seen:
-            seen.add(c)
-            inits.append(c)
-    words0 = [np.array([lay.pack(s)[w] for s in inits], dtype=np.int64) for w in range(nw)]
-    ids0 = S_set.add_new(words0)
-    check_new(ids0, words0)
-    layers = [0, S_set.count]
+    # Decoded, packed and added batch_size at a time (a large instance has millions), in the
+    # instance's enumeration order, with the budgets checked between chunks as between the
+    # batches of the search; with symmetry, each canonical state is added at its first occurrence.
+    n_init = inst.initial_count()
     last_report = t0
 
+    def init_chunks() -> None:
+        nonlocal stop_reason, last_report
+        lo = 0
+        while lo < n_init:
+            if lo:
+                now = time.perf_counter()
+                if max_states is not None and S_set.count > max_states:
+                    stop_reason = f"state budget of {max_states} states exhausted"
+                    return
+                if max_seconds is not None and now - t0 > max_seconds:
+                    stop_reason = f"time budget of {max_seconds:g} s exhausted"
+                    return
+                if max_memory is not None and rss_bytes() > max_memory:
+                    stop_reason = f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
+                    return
+                if progress is not None and now - last_report >= progress_every:
+                    last_report = now
+                    progress(S_set.count, S_set.count, 0, now - t0)
+            hi = min(n_init, lo + batch_size)
+            rows = inst.initial_rows(lo, hi)
+            words = lay.pack_array(rows)
+            if sym is not None:
+                words = sym.canonical_words(rows, words)
+                fo = _first_occurrences(words)
+                words = [x[fo] for x in words]
+                new = S_set.lookup(words) < 0
+                words = [x[new] for x in words]
+            check_new(S_set.add_new(words), words)
+            lo = hi
+
+    layers = [0, 0]
     try:
-        while layers[-1] > layers[-2]:
+        init_chunks()
+        layers[1] = S_set.count
+        while layers[-1] > layers[-2] and stop_reason is None:
             if violation is not None and stop_at_violation:
                 stop_reason = "violation"
                 break

@@ -114,8 +114,8 @@ def to_promela(inst: Instance, invariants: list[str] | None = None, hidden: bool
     out.append("")
     out.append("active proctype lbrspec() {")
     out.append("  atomic {")
-    for k, sl in enumerate(inst.slots):
-        choices = sorted({s[k] for s in inst.initial_states()})
+    for k, (sl, initial) in enumerate(zip(inst.slots, inst.initial_choices())):
+        choices = sorted(initial)
         if len(choices) == 1:
             if choices[0]:
                 out.append(f"    {gen.names[k]} = {choices[0]};")

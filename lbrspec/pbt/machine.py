@@ -29,6 +29,7 @@ compares the two after every step (:mod:`lbrspec.pbt.conformance`).
 from __future__ import annotations
 
 import keyword
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn
@@ -215,16 +216,37 @@ def _identifier(name: str, taken: set[str]) -> str:
     return ident
 
 
-def _initial_labels(inst: Instance, states: list[State]) -> list[str]:
-    """``initial state 3 (cap=true, cpu[v0]=p1)``: only the slots that vary are shown."""
-    if len(states) == 1:
-        return ["initial state"]
-    varying = [i for i in range(len(inst.slots)) if len({s[i] for s in states}) > 1]
-    out = []
-    for k, s in enumerate(states):
+def _initial_strategy(inst: Instance) -> st.SearchStrategy[_Initial]:
+    """One of the instance's initial states, drawn without building them all.
+
+    ``initial state 3 (cap=true, cpu[v0]=p1)`` is the label: the state's position in the
+    instance's enumeration and only the slots that vary between initial states.  The draw is
+    ``sampled_from`` over the positions (as if over the list of every initial state, so seeded
+    runs draw the same states as ever), each decoded on demand by :meth:`Instance.initial_state`.
+    Past ``sys.maxsize`` states (a range that large has no ``len``) each varying slot's choice is
+    drawn on its own instead; shrinking then prefers each slot's first choice.
+    """
+    n = inst.initial_count()
+    choices = inst.initial_choices()
+    varying = [i for i, c in enumerate(choices) if len(c) > 1]
+
+    def initial(k: int) -> _Initial:
+        s = inst.initial_state(k)
+        if n == 1:
+            return _Initial(s, "initial state")
         vals = ", ".join(f"{inst.slots[i].name}={_fmt(inst.decode_slot(i, s[i]))}" for i in varying)
-        out.append(f"initial state {k} ({vals})")
-    return out
+        return _Initial(s, f"initial state {k} ({vals})")
+
+    if n <= sys.maxsize:
+        return st.sampled_from(range(n)).map(initial)
+
+    def position(digits: tuple[int, ...]) -> int:
+        k = 0
+        for i, d in zip(varying, digits):
+            k = k * len(choices[i]) + d
+        return k
+
+    return st.tuples(*[st.sampled_from(range(len(choices[i]))) for i in varying]).map(lambda ds: initial(position(ds)))
 
 
 def _fmt(v: object) -> str:
@@ -267,8 +289,6 @@ def rule_machine(
         params = inst.decode_params(ai.action, ai.params)
         label = "{" + ", ".join(f"{k!r}: {str(v)!r}" for k, v in params.items()) + "}"
         owner.append((pos_of[id(ai.action)], ai.params, label))
-    initial = inst.initial_states()
-    initial_choices = [_Initial(s, lbl) for s, lbl in zip(initial, _initial_labels(inst, initial))]
 
     ns: dict[str, Any] = {
         "instance": inst,
@@ -284,7 +304,7 @@ def rule_machine(
         "__doc__": f"Rule machine of model {model.name}, variant {model.variant.name}, {inst.describe()}.",
     }
 
-    @initialize(start=st.sampled_from(initial_choices))
+    @initialize(start=_initial_strategy(inst))
     def initial_state(self: ModelMachine, start: _Initial) -> None:
         t0 = time.perf_counter()
         try:

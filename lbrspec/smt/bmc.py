@@ -168,7 +168,7 @@ def check_initial_ranges(enc: Encoding, solver: z3.Solver, st0: StateSyms) -> No
     solver.pop()
     if bad:
         assert enc.instance is not None
-        enc.instance.initial_states()  # raises the one wording of this error
+        enc.instance.initial_choices()  # raises the one wording of this error
         raise InternalError("bmc: an initial value is out of range for the solver but not for the explicit engines")
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InternalError
+from ..errors import InstanceTooLarge, InternalError
 from ..explicit.evaluate import holds as eval_holds
 from ..explicit.evaluate import with_offending_step
 from ..explicit.explore import ExploreResult
@@ -87,7 +87,7 @@ class Reachable:
         try:
             self.result: ExploreResult = explore_vector(inst, symmetry=True, stop_at_violation=False,
                                                         check_deadlock=False, max_states=max_states)
-        except ValueError:  # a renaming group too large to canonicalise: every state stored
+        except InstanceTooLarge:  # a renaming group too large to canonicalise: every state stored
             self.result = explore_vector(inst, symmetry=False, stop_at_violation=False, check_deadlock=False,
                                          max_states=max_states)
         store = self.result.store
@@ -259,7 +259,12 @@ class Classifier:
         if known_reachable:
             budgets = budgets[:1]
         for budget in budgets:
-            reach = self.reachable(cti.instance, budget)
+            try:
+                reach = self.reachable(cti.instance, budget)
+            except InstanceTooLarge as e:  # even without symmetry reduction the explorer cannot hold it
+                cti.classification = "unclassified"
+                cti.note = f"the {cti.instance.describe()} instance cannot be explored: {e}"
+                return
             if cti.pre in reach or reach.complete or budget == budgets[-1]:
                 reach.classify(cti, p)
                 return

@@ -514,7 +514,7 @@ class _Checker:
             return ans, None
         dec = self.enc.decode(self.init_solver.model(), [self.s0], [])
         inst, s = dec.instance, dec.states[0]
-        if s not in set(inst.initial_states()) or eval_holds(p.body, inst, s):
+        if not inst.is_initial(s) or eval_holds(p.body, inst, s):
             raise InternalError(f"prove: the solver's initial state violating {p.name} is not one by the reference semantics")
         return ans, inst.decode(s)
 
@@ -598,9 +598,8 @@ class _Checker:
         inst = self.enc.instance
         assert inst is not None
         out = []
-        inits = inst.initial_states()
-        for i, sl in enumerate(inst.slots):
-            allowed = sorted({s[i] for s in inits})
+        for sl, initial in zip(inst.slots, inst.initial_choices()):
+            allowed = sorted(initial)
             if len(allowed) == len(list(inst.domain_codes(sl.var.dom))):
                 continue
             idx = [self.enc.values(d)[j] for d, j in zip(sl.var.index, sl.index)]
