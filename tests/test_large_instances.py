@@ -266,6 +266,7 @@ CLI_8X8 = [
 
 
 @pytest.mark.parametrize("args,code", CLI_8X8, ids=[" ".join(a[:2]) for a, _ in CLI_8X8])
+@pytest.mark.long
 def test_8x8_commands_end_with_a_verdict(capsys, tmp_path, trace8, args, code):
     args = [a.format(tmp=tmp_path, trace=trace8) for a in args]
     if args[0] != "replay":

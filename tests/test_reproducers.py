@@ -111,6 +111,9 @@ def test_a_fix_undone_or_a_proposal_applied_is_described_by_its_own_annotation(s
                    if s.variant == "upstream")
 
 
+@pytest.mark.long
+
+
 def test_the_delay_release_note_still_describes_the_model(traces):
     """VARIANT_NOTES says the delay-release proposal delays the release by one cleanup, so its I7
     trace is longer than upstream's (13 steps against 10) and has one more reschedule."""
