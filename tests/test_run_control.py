@@ -288,3 +288,42 @@ def test_a_long_phase_is_shown_in_logs(capsys, monkeypatch):
     code, out, err = run(capsys, "check", "--vcpus", "1", "--pcpus", "1", "--variant", "no-bit-62", "--first-only",
                          "--quiet")
     assert code == 1 and err == ""
+
+
+# -- the console script, in-process -------------------------------------------------------------
+def test_the_console_script_runs_the_cli(monkeypatch, capsys):
+    from lbrspec import entry
+
+    monkeypatch.setattr(sys, "argv", ["lbrspec", "list", "--json"])
+    with pytest.raises(SystemExit) as e:
+        entry.main()
+    assert e.value.code == 0 and '"guest_lbr"' in capsys.readouterr().out
+    # its handlers are gone once the CLI runs: the CLI installs its own per command
+    assert signal.getsignal(signal.SIGTERM) is not entry._note
+
+
+def test_a_signal_noted_while_starting_ends_the_command(monkeypatch, capsys):
+    from lbrspec import entry
+
+    monkeypatch.setattr(sys, "argv", ["lbrspec", "check"])
+    monkeypatch.setattr(entry, "_early", [signal.SIGTERM])
+    with pytest.raises(SystemExit) as e:
+        entry.main()
+    out, err = capsys.readouterr()
+    assert e.value.code == 3 and out == ""
+    assert err == "lbrspec: stopped: interrupted by SIGTERM while starting; no verdict (undetermined)\n"
+
+
+# -- the Hypothesis engine's report script ----------------------------------------------------------
+def test_the_pbt_report_prints_speed_and_conformance(capsys):
+    from lbrspec.pbt import report
+
+    report.speed(1, 1, 1, 5)
+    report.conformance(3)
+    out = capsys.readouterr().out
+    assert "v8 rule machine, 1 vCPU, 1 pCPU" in out and "steps/s" in out
+    assert "conformance, faithful: conforms" in out
+    # every deliberately broken copy is named, caught or not in so few walks
+    from lbrspec.pbt.examples.kvm_lbr_broken import BROKEN
+
+    assert all(f"conformance, {name}:" in out for name in BROKEN)
