@@ -140,8 +140,8 @@ def run_options(*, time_aliases: Sequence[str] = (), quiet: bool = True, output:
         @functools.wraps(f)
         def command(*args: Any, max_seconds: float | None, max_memory: int | None, **kwargs: Any) -> Any:
             out_path = kwargs.pop("output", None) if output else None
-            if max_seconds is not None and not max_seconds > 0:
-                raise InputError(f"--max-seconds must be positive, got {max_seconds:g}")
+            if max_seconds is not None and not 0 < max_seconds < float("inf"):
+                raise InputError(f"--max-seconds must be positive and finite, got {max_seconds:g}")
             positive(max_memory, "--max-memory")
             check_writable(out_path, "--output")
             quiet_flag = bool(kwargs.get("quiet")) or bool(kwargs.get("as_json"))
