@@ -57,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     SIGINT and SIGTERM are one stop request (:mod:`lbrspec.runctl`): the running phase ends
     with its figures and any counterexample found so far (exit 1 if there is one, else 3);
     where no figures exist yet, one line says what was stopped, exit 3."""
+    for stream in (sys.stdout, sys.stderr):
+        # a path or name the user gave that is not valid UTF-8 (a surrogate escape from argv)
+        # is printed escaped, never as an encoding error
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
     restore = runctl.install_signal_handlers()
     try:
         code = _main(argv)

@@ -61,7 +61,8 @@ class SizeFlags:
                 given.append((f"--{opt} {n}", SHORTHANDS[opt], n))
         for text in size:
             sort, eq, num = text.rpartition("=")
-            if not eq or not sort.strip() or not num.strip().lstrip("-").isdigit():
+            digits = num.strip().lstrip("-")
+            if not eq or not sort.strip() or not (digits.isascii() and digits.isdigit()):
                 raise InputError(f"--size {text}: expected SORT=N, e.g. --size vCPU=3")
             n = int(num)
             if n < 1:
@@ -230,7 +231,13 @@ def check_writable(path: str | None, option: str) -> None:
     """Fail before a long run, not after it, if ``path`` cannot be written."""
     if path is None:
         return
-    p = Path(path)
+    try:
+        _check_writable(Path(path), path, option)
+    except OSError as e:  # a name too long for the file system, say
+        raise InputError(f"{option} {path}: {e.strerror or e}") from None
+
+
+def _check_writable(p: Path, path: str, option: str) -> None:
     if p.is_dir():
         raise InputError(f"{option} {path}: is a directory")
     parent = p.parent if str(p.parent) else Path(".")

@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from ..compare import Comparison, Design, common_sizes, parse_designs, run
-from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, InputError
+from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_USAGE, InputError, OutputError
 from ..modelref import load_model
 from ..trace.itf import write_itf
 from .. import runctl
-from .common import Progress, SizeFlags, emit_json, positive, run_options, size_options
+from .common import Progress, SizeFlags, check_writable, emit_json, positive, run_options, size_options
 
 #: The designs compared without --design: every shipped model that takes part, with the
 #: variants each names in COMPARE_DESIGNS.
@@ -69,13 +69,16 @@ def compare_cmd(design_refs: tuple[str, ...], sizes: SizeFlags, only: tuple[str,
         raise SystemExit(EXIT_HOLDS)
     asked = {sort: n for _, sort, n in sizes.given}
     inst_sizes = common_sizes(designs, asked)
-    for path, opt in ((output, "-o/--output"), (trace_dir, "--trace-dir")):
-        if path is not None and opt == "--trace-dir" and not Path(path).is_dir():
-            raise InputError(f"--trace-dir {path}: not a directory")
-        if path is not None and opt == "-o/--output":
-            parent = Path(path).parent
-            if not parent.is_dir():
-                raise InputError(f"-o {path}: directory {parent} does not exist")
+    if only:
+        from ..compare import observations_of
+
+        known = observations_of(designs)
+        unknown = sorted(set(only) - set(known))
+        if unknown:
+            raise InputError(f"--only: unknown observation(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if trace_dir is not None and not Path(trace_dir).is_dir():
+        raise InputError(f"--trace-dir {trace_dir}: not a directory")
+    check_writable(output, "-o/--output")
     progress = Progress(enabled=not quiet and not as_json)
 
     def on_cell(name: str, d: Design, c) -> None:
@@ -98,15 +101,22 @@ def compare_cmd(design_refs: tuple[str, ...], sizes: SizeFlags, only: tuple[str,
                 write_itf(without_ghosts(c.trace), str(Path(trace_dir) / f"{name}.{safe}.itf.json"),
                           description=f"lbrspec compare: shortest counterexample of {name} in {label} (the "
                                       f"comparison's ghost flags left out, so `lbrspec replay` takes it)")
+    code = EXIT_HOLDS if cmp.complete else EXIT_UNDETERMINED
+    failed = None
     if output is not None:
-        Path(output).write_text(markdown(cmp))
+        try:
+            Path(output).write_text(markdown(cmp))
+        except OSError as e:  # checked before the run; a full disk or a removed directory since
+            failed = f"-o {output}: cannot write: {e.strerror or e} (the comparison above stands; the page was not saved)"
     if as_json:
         emit_json(cmp.to_json())
     else:
         click.echo(table_text(cmp))
-        if output is not None:
+        if output is not None and failed is None:
             click.echo(f"wrote {output}")
-    raise SystemExit(EXIT_HOLDS if cmp.complete else EXIT_UNDETERMINED)
+    if failed is not None:
+        raise OutputError(failed, exit_code=code if code != EXIT_HOLDS else EXIT_USAGE)
+    raise SystemExit(code)
 
 
 def without_ghosts(trace):
