@@ -22,8 +22,9 @@ budget ends within the budget and some slack.
 Budgets: the ``ci`` profile (the default) is derandomized, without a database, and sized so the
 file runs in a minute or so in one process.  ``LBRSPEC_FUZZ=long`` runs 3,000 cases per test
 (randomized, no deadline); ``LBRSPEC_FUZZ_EXAMPLES=N`` sets the number of cases per test for
-either profile, ``LBRSPEC_FUZZ_SECONDS=S`` stops each test's generation after S seconds (a long
-run of bounded length), ``LBRSPEC_FUZZ_SHRINK=0`` reports failures unshrunk.  The terminal
+either profile; with ``LBRSPEC_FUZZ=long``, ``LBRSPEC_FUZZ_SECONDS=S`` runs each test for about S
+seconds instead (runs of 20 cases until the time is spent: a long run of bounded length);
+``LBRSPEC_FUZZ_SHRINK=0`` reports failures unshrunk.  The terminal
 summary has a "fuzz" section: cases and exit codes per test.  Deselect the tier with
 ``-m 'not fuzz'``.
 
@@ -67,6 +68,7 @@ REPO = Path(__file__).resolve().parent.parent
 LONG = os.environ.get("LBRSPEC_FUZZ", "").strip().lower() == "long"
 _EXAMPLES = os.environ.get("LBRSPEC_FUZZ_EXAMPLES")
 SECONDS = float(os.environ["LBRSPEC_FUZZ_SECONDS"]) if os.environ.get("LBRSPEC_FUZZ_SECONDS") else None
+CHUNK = 20
 _HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.nested_given, HealthCheck.too_slow,
            HealthCheck.data_too_large, HealthCheck.filter_too_much, HealthCheck.large_base_example]
 settings.register_profile("lbrspec-fuzz-ci", derandomize=True, database=None, deadline=None, print_blob=False,
@@ -80,6 +82,8 @@ def fuzz_settings(ci_examples: int, long_examples: int = 3000) -> settings:
     ``LBRSPEC_FUZZ=long``, ``LBRSPEC_FUZZ_EXAMPLES`` cases if set (``LBRSPEC_FUZZ_SHRINK=0``:
     report failures unshrunk, for a quick survey)."""
     n = int(_EXAMPLES) if _EXAMPLES else (long_examples if LONG else ci_examples)
+    if SECONDS is not None and LONG:  # runs of CHUNK cases until the time is spent (Tally.run)
+        n = min(n, CHUNK)
     extra = {}
     if os.environ.get("LBRSPEC_FUZZ_SHRINK") == "0":
         extra["phases"] = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
@@ -165,10 +169,12 @@ class Tally:
         self.data: dict = {"cases": 0, "seconds": 0.0, "slowest": 0.0, "exit": {}}
         self.start = time.perf_counter()
 
-    def expired(self) -> bool:
-        """Past the test's time budget (``LBRSPEC_FUZZ_SECONDS``, for a long run of bounded
-        length): the remaining examples are skipped, and Hypothesis soon stops."""
-        return SECONDS is not None and time.perf_counter() - self.start > SECONDS
+    def run(self, test) -> None:
+        """Run the Hypothesis ``test``; with a time budget (``LBRSPEC_FUZZ_SECONDS``, randomized
+        profiles only), again and again in runs of ``CHUNK`` cases until the budget is spent."""
+        test()
+        while SECONDS is not None and LONG and time.perf_counter() - self.start < SECONDS:
+            test()
 
     def add(self, code: object, seconds: float) -> None:
         d = self.data
@@ -568,7 +574,8 @@ def command_lines(draw, path: tuple[str, ...], traces: tuple[TraceFile, ...]):
         sizes: dict[str, int] = {}
         if trace is not None:
             sizes = {k: v for k, v in trace.sizes if draw(st.booleans())}
-        elif small_instance and ctx.model.name in SMALL_TWO:  # one element of each sort, or two of one
+        elif ctx.model.name in SMALL_TWO and (small_instance or draw(st.booleans())):
+            # one element of each sort, or two of one (always where no budget bounds the run)
             sizes = dict.fromkeys(ctx.model.sorts, 1)
             if draw(st.integers(0, 3)) == 0:
                 sizes[draw(st.sampled_from(SMALL_TWO[ctx.model.name]))] = 2
@@ -711,13 +718,11 @@ def test_generated_command_lines(capsys, traces, tally, path):
     @fuzz_settings(CI_CASES.get(path, 20))
     @given(data=st.data())
     def case(data):
-        if tally.expired():
-            return
         argv, bound = data.draw(command_lines(path, trace_files(traces)), label="argv, bound")
         with fresh_dir():
             run_checked(capsys, argv, bound, tally)
 
-    case()
+    tally.run(case)
 
 
 @st.composite
@@ -738,13 +743,11 @@ def test_generated_group_lines(capsys, tally, group):
     @fuzz_settings(15)
     @given(data=st.data())
     def case(data):
-        if tally.expired():
-            return
         argv = data.draw(group_lines(group), label="argv")
         with fresh_dir():
             run_checked(capsys, argv, SLACK, tally)
 
-    case()
+    tally.run(case)
 
 
 # -- 2. generated trace files ----------------------------------------------------------------------
@@ -807,7 +810,7 @@ def mutated_traces(draw, bases: dict[str, dict]):
     obj = json.loads(json.dumps(bases[name]))
     other = json.loads(json.dumps(bases[draw(st.sampled_from(sorted(set(bases) - {name})))]))
     done: list[str] = [name]
-    for _ in range(draw(st.integers(1, 3))):
+    for _ in range(draw(st.integers(0, 3))):  # 0: the file as written, for the flags alone
         op = draw(st.sampled_from(["replace", "replace", "delete", "states", "meta", "meta", "step", "loop",
                                    "swap", "flip", "benign", "benign", "benign"]))
         if op in ("replace", "delete"):
@@ -937,8 +940,6 @@ def test_generated_trace_files(capsys, traces, tally, reader):
     @fuzz_settings(45)
     @given(data=st.data())
     def check_one(data):
-        if tally.expired():
-            return
         blob, done = data.draw(mutated_traces(bases), label="file")
         extra = data.draw(st.sampled_from(["", "", "own-model", "own-model", "model", "variant", "format", "size"]),
                           label="flags")
@@ -962,7 +963,7 @@ def test_generated_trace_files(capsys, traces, tally, reader):
             if "--json" in reader and code in (0, 1):
                 assert isinstance(json.loads(out), dict), done
 
-    check_one()
+    tally.run(check_one)
 
 
 # -- 3. what the fuzzer found ----------------------------------------------------------------------
