@@ -352,7 +352,7 @@ def load_model(ref: str | None = None) -> ModelModule:
         raise InputError("--model: empty model reference")
     if ref in shipped_models():
         return check_protocol(_import(_shipped_module(ref), ref), ref, ref, "shipped")
-    if ref.endswith(".py") or "/" in ref or "\\" in ref or Path(ref).is_file():
+    if ref.endswith(".py") or "/" in ref or "\\" in ref or _is_file(Path(ref)):
         shipped = _shipped_file(ref)
         if shipped is not None:  # the shipped module itself, so that its lemmas see the same sorts
             return check_protocol(_import(_shipped_module(shipped), ref), ref, shipped, "shipped")
@@ -391,10 +391,19 @@ def _import(modname: str, ref: str) -> ModuleType:
             sys.path.remove(cwd)
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, and ``False`` for a path that cannot even be looked at (a name too
+    long for the file system, a directory that cannot be searched): pathlib raises for those."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _shipped_file(ref: str) -> str | None:
     """The shipped model whose source file ``ref`` is, if any."""
     path = Path(ref)
-    if not path.is_file():
+    if not _is_file(path):
         return None
     for name in shipped_models():
         spec = importlib.util.find_spec(_shipped_module(name))
@@ -407,9 +416,13 @@ def _import_file(ref: str) -> ModuleType:
     """Import a model file under a private module name (one per path), so that two files of the
     same name never clash and nothing of the user's is shadowed."""
     path = Path(ref)
-    if path.is_dir():
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except OSError as e:  # a name too long, a directory that cannot be searched
+        raise InputError(f"--model {ref}: cannot be read: {e.strerror or e}") from None
+    if is_dir:
         raise InputError(f"--model {ref}: is a directory, not a .py file")
-    if not path.is_file():
+    if not is_file:
         raise InputError(f"--model {ref}: no such file")
     resolved = path.resolve()
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]

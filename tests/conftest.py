@@ -103,9 +103,12 @@ def pytest_collection_modifyitems(config, items):
 # -- the differential tests' report (tests/differential) ----------------------------------------------
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Print what the differential tests covered: models, engines, construct counts, known
-    disagreements (and write it as JSON to $LBRSPEC_DIFF_REPORT)."""
+    disagreements (and write it as JSON to $LBRSPEC_DIFF_REPORT); and what the fuzz tests ran
+    (tests/test_fuzz.py: cases and exit codes per test)."""
     import os
     import sys
+
+    _fuzz_summary(terminalreporter)
 
     mod = sys.modules.get("differential.report")
     if mod is None or not mod.REPORT.models:
@@ -117,3 +120,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if path:
         with open(path, "w") as f:
             f.write(mod.REPORT.as_json())
+
+
+def _fuzz_summary(terminalreporter) -> None:
+    """One line per fuzz test that ran: cases, exit codes, seconds (from its user_properties,
+    which reach the controller under pytest-xdist too)."""
+    rows = []
+    for kind in ("passed", "failed"):
+        for rep in terminalreporter.stats.get(kind, []):
+            if getattr(rep, "when", "") != "call":
+                continue
+            for key, value in getattr(rep, "user_properties", ()):
+                if key == "fuzz":
+                    rows.append((rep.nodeid.split("::", 1)[-1], value))
+    if not rows:
+        return
+    terminalreporter.section("fuzz")
+    for name, v in sorted(rows):
+        codes = ", ".join(f"{k}: {n}" for k, n in v["exit"].items())
+        terminalreporter.write_line(f"{name}: {v['cases']} cases in {v['seconds']} s (slowest {v['slowest']} s); "
+                                    f"exit {codes}")
+    total = sum(v["cases"] for _, v in rows)
+    terminalreporter.write_line(f"{total} cases in all")

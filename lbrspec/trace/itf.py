@@ -239,8 +239,8 @@ def load_json(path: str | Path) -> Any:
         return json.loads(text, parse_int=_parse_int)
     except InputError as e:  # an integer too long
         raise InputError(f"{path}: {e}") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from None
+    except json.JSONDecodeError as e:  # (some messages end in "at": "Invalid control character at")
+        raise InputError(f"{path}: not JSON ({e.msg.removesuffix(' at')} at line {e.lineno})") from None
     except RecursionError:  # cannot happen below MAX_JSON_DEPTH; kept as a backstop
         raise InputError(f"{path}: not an ITF trace (JSON nested too deeply)") from None
 
