@@ -76,8 +76,13 @@ def compare_cmd(design_refs: tuple[str, ...], sizes: SizeFlags, only: tuple[str,
         unknown = sorted(set(only) - set(known))
         if unknown:
             raise InputError(f"--only: unknown observation(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    if trace_dir is not None and not Path(trace_dir).is_dir():
-        raise InputError(f"--trace-dir {trace_dir}: not a directory")
+    if trace_dir is not None:
+        try:
+            is_dir = Path(trace_dir).is_dir()
+        except OSError as e:  # a name too long for the file system, say
+            raise InputError(f"--trace-dir {trace_dir}: {e.strerror or e}") from None
+        if not is_dir:
+            raise InputError(f"--trace-dir {trace_dir}: not a directory")
     check_writable(output, "-o/--output")
     progress = Progress(enabled=not quiet and not as_json)
 

@@ -20,9 +20,12 @@ def docs_dir(source: ModelModule, model_name: str, directory: str | None) -> Pat
     and ``out/docs/MODEL`` for any other (so another model's pages never land in ``docs/``).
     A folder holding another model's generated pages is refused."""
     root = Path(directory) if directory else Path("docs" if source.is_project_default else f"out/docs/{model_name}")
-    if root.exists() and not root.is_dir():
-        raise InputError(f"--output {root}: not a directory")
-    holder = generated_model(root)
+    try:
+        if root.exists() and not root.is_dir():
+            raise InputError(f"--output {root}: not a directory")
+        holder = generated_model(root)
+    except OSError as e:  # a name too long for the file system, say
+        raise InputError(f"--output {root}: {e.strerror or e}") from None
     if holder is not None and holder != model_name:
         raise InputError(f"{root} holds the generated docs of model {holder}; give model {model_name} its own --output DIR")
     return root
