@@ -93,10 +93,10 @@ _load_hypothesis_profile()
 # -- the quick tier ---------------------------------------------------------------------------------
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Every test that is neither ``long`` nor ``slow`` is ``quick``: ``python -m pytest -m quick``
-    is the everyday tier (under a minute); the default run (and CI) runs quick and long."""
+    """Every test that is not ``long``, ``slow`` or ``fuzz`` is ``quick``: ``python -m pytest -m
+    quick`` is the everyday tier (under a minute); the default run (and CI) runs all but slow."""
     for item in items:
-        if item.get_closest_marker("long") is None and item.get_closest_marker("slow") is None:
+        if not any(item.get_closest_marker(m) is not None for m in ("long", "slow", "fuzz")):
             item.add_marker(pytest.mark.quick)
 
 
