@@ -23,6 +23,12 @@ def docs_dir(source: ModelModule, model_name: str, directory: str | None) -> Pat
     try:
         if root.exists() and not root.is_dir():
             raise InputError(f"--output {root}: not a directory")
+        # the nearest existing ancestor must be a directory too, or writing fails after minutes
+        parent = root.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"--output {root}: {parent} is not a directory")
         holder = generated_model(root)
     except OSError as e:  # a name too long for the file system, say
         raise InputError(f"--output {root}: {e.strerror or e}") from None
