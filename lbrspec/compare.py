@@ -208,16 +208,20 @@ def check_cell(design: Design, obs: str, sizes: Mapping[str, int], *, max_states
     return Cell("undetermined", reason=r.stop_reason or "a budget ran out", states=r.states, seconds=secs)
 
 
+def check_only(designs: Sequence[Design], only: Sequence[str]) -> bool:
+    """Refuse observation names in ``only`` that no design has; whether ``only`` selects any."""
+    cat = observations_of(designs)
+    unknown = sorted(set(only) - set(cat))
+    if unknown:
+        raise InputError(f"unknown observation(s) {', '.join(unknown)}; known: {', '.join(cat)}")
+    return bool(only)
+
+
 def run(designs: Sequence[Design], sizes: Mapping[str, int], *, only: Sequence[str] = (),
         on_cell: Callable[[str, Design, Cell], None] | None = None, **budgets) -> Comparison:
     """Every design on every observation (or those in ``only``)."""
     cat = observations_of(designs)
-    names = list(cat)
-    if only:
-        unknown = sorted(set(only) - set(cat))
-        if unknown:
-            raise InputError(f"unknown observation(s) {', '.join(unknown)}; known: {', '.join(cat)}")
-        names = [n for n in names if n in only]
+    names = [n for n in cat if n in only] if check_only(designs, only) else list(cat)
     cmp = Comparison(list(designs), {n: cat[n] for n in names}, dict(sizes))
     for d in designs:
         yes, reasons = applicable(d, names)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..compare import Comparison, Design, common_sizes, parse_designs, run
+from ..compare import Comparison, Design, check_only, common_sizes, parse_designs, run
 from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_USAGE, InputError, OutputError
 from ..modelref import load_model
 from ..trace.itf import write_itf
@@ -69,13 +69,7 @@ def compare_cmd(design_refs: tuple[str, ...], sizes: SizeFlags, only: tuple[str,
         raise SystemExit(EXIT_HOLDS)
     asked = {sort: n for _, sort, n in sizes.given}
     inst_sizes = common_sizes(designs, asked)
-    if only:
-        from ..compare import observations_of
-
-        known = observations_of(designs)
-        unknown = sorted(set(only) - set(known))
-        if unknown:
-            raise InputError(f"--only: unknown observation(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    check_only(designs, only)  # before anything is printed
     if trace_dir is not None:
         try:
             is_dir = Path(trace_dir).is_dir()

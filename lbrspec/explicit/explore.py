@@ -323,7 +323,7 @@ def explore(
             return f"time budget of {max_seconds:g} s exhausted"
         if max_memory is not None and check_memory and _rss() > max_memory:
             return f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
-        return None
+        return runctl.poll()  # the command's budgets, SIGINT, SIGTERM
 
     head = 0
     last_report = t0
@@ -350,10 +350,6 @@ def explore(
             stop_reason = out_of_budget(head & 4095 == 0)
             if stop_reason is not None:
                 break
-            if head & 255 == 0:
-                stop_reason = runctl.poll()  # the command's budgets, SIGINT, SIGTERM
-                if stop_reason is not None:
-                    break
             sid = head
             s = states[sid]
             head += 1

@@ -256,20 +256,25 @@ def explore_vector(
     n_init = inst.initial_count()
     last_report = t0
 
+    def out_of_budget(now: float) -> str | None:
+        """Why to stop before the next batch: a budget of this call, or the command's stop
+        request (its budgets, SIGINT, SIGTERM: lbrspec.runctl)."""
+        if max_states is not None and S_set.count > max_states:
+            return f"state budget of {max_states} states exhausted"
+        if max_seconds is not None and now - t0 > max_seconds:
+            return f"time budget of {max_seconds:g} s exhausted"
+        if max_memory is not None and rss_bytes() > max_memory:
+            return f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
+        return runctl.poll()
+
     def init_chunks() -> None:
         nonlocal stop_reason, last_report
         lo = 0
         while lo < n_init:
             if lo:
                 now = time.perf_counter()
-                if max_states is not None and S_set.count > max_states:
-                    stop_reason = f"state budget of {max_states} states exhausted"
-                    return
-                if max_seconds is not None and now - t0 > max_seconds:
-                    stop_reason = f"time budget of {max_seconds:g} s exhausted"
-                    return
-                if max_memory is not None and rss_bytes() > max_memory:
-                    stop_reason = f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
+                stop_reason = out_of_budget(now)
+                if stop_reason is not None:
                     return
                 if progress is not None and now - last_report >= progress_every:
                     last_report = now
@@ -299,17 +304,7 @@ def explore_vector(
             while b < hi:
                 if violation is not None and stop_at_violation:
                     break
-                if max_states is not None and S_set.count > max_states:
-                    stop_reason = f"state budget of {max_states} states exhausted"
-                    break
-                now = time.perf_counter()
-                if max_seconds is not None and now - t0 > max_seconds:
-                    stop_reason = f"time budget of {max_seconds:g} s exhausted"
-                    break
-                if max_memory is not None and rss_bytes() > max_memory:
-                    stop_reason = f"memory ceiling of {max_memory / 2**20:,.0f} MiB reached"
-                    break
-                stop_reason = runctl.poll()  # the command's budgets, SIGINT, SIGTERM
+                stop_reason = out_of_budget(time.perf_counter())
                 if stop_reason is not None:
                     break
                 e = min(hi, b + batch_size)
