@@ -78,6 +78,7 @@ class Run:
         self._taken = False
         self._interrupted = False
         self._pending_interrupts = 0  # KeyboardInterrupts the main thread is to raise
+        self._closed = False
         self._self_interrupts = 0  # interrupt_main() calls whose echo on the wakeup fd to ignore
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.RLock()
@@ -164,8 +165,11 @@ class Run:
 
     def _interrupt_main(self) -> None:
         with self._lock:
+            if self._closed:  # the command has ended: nothing to interrupt
+                return
             self._pending_interrupts += 1
             self._self_interrupts += 1
+            _asked.append(self)
         _thread.interrupt_main()
 
     # -- progress -------------------------------------------------------------------------
@@ -227,6 +231,8 @@ class Run:
         self._thread.start()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True  # an interrupt asked for and not yet delivered is dropped
         self._done.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -235,6 +241,8 @@ class Run:
 
 
 _current: Run | None = None
+#: runs whose watchdog asked for an interrupt of the main thread, in order, not yet delivered
+_asked: list[Run] = []
 
 
 def current() -> Run | None:
@@ -252,8 +260,10 @@ def running(run: Run) -> Iterator[Run]:
     try:
         yield run
     finally:
-        run.close()
-        _current = outer
+        try:
+            run.close()
+        finally:
+            _current = outer
 
 
 def stopped_line(run: Run | None = None, signal_name: str | None = None) -> str:
@@ -325,14 +335,16 @@ def _on_signal(signum: int, frame: object) -> None:
     """The Python-level handler, in the main thread: the watchdog has seen the signal (through
     the wakeup fd) and decides; this raises only the interrupts the watchdog asked for, or, with
     no run open, every time."""
-    run = _current
-    if run is None:
+    if _asked:  # an interrupt a run's watchdog asked for (interrupt_main), not a real signal
+        run = _asked.pop(0)
+        with run._lock:
+            run._pending_interrupts -= 1
+            if run._closed or run is not _current:
+                return  # the run has ended since: a stale interrupt must not hit what follows
+        raise KeyboardInterrupt(run.signal or _SIGNALS.get(signum, str(signum)))
+    if _current is None:
         raise KeyboardInterrupt(_SIGNALS.get(signum, str(signum)))
-    with run._lock:
-        if run._pending_interrupts <= 0:
-            return
-        run._pending_interrupts -= 1
-    raise KeyboardInterrupt(run.signal or _SIGNALS.get(signum, str(signum)))
+    # a real signal while a run is open: its watchdog has seen it on the wakeup fd and decides
 
 
 _wakeup_r: int | None = None
