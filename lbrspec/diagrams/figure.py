@@ -3,8 +3,9 @@
 * :class:`StateDiagram`: nodes (control states, or classes of product states) and labelled
   edges; used for per-machine diagrams and projections of the reachable graph.
 * :class:`SequenceDiagram`: lanes (guest, KVM, perf core, host LBR user, IPI) and, in order,
-  messages between lanes, notes over lanes, and the start and end of a repeated part (the loop
-  of a lasso).
+  messages between lanes, notes over lanes, the start and end of a repeated part (the loop
+  of a lasso), the start and end of a highlighted *window* (between a check and the action
+  that relies on it), and the activation of a lane that an interrupt preempts.
 
 :mod:`lbrspec.diagrams.mermaid` and :mod:`lbrspec.diagrams.dot` render them.  Everything is
 kept in a deterministic order, so the same model gives the same bytes.
@@ -52,6 +53,7 @@ class Message:
     src: str  # lane id
     dst: str
     text: str
+    kind: str = ""  # "interrupt": an interrupt arriving at the lane it preempts
 
 
 @dataclass
@@ -70,7 +72,36 @@ class LoopEnd:
     pass
 
 
-Item = Message | Note | LoopStart | LoopEnd
+@dataclass
+class RegionStart:
+    """A highlighted stretch of the diagram: ``kind`` is "race" (something may interleave and
+    break what was checked) or "guarded" (nothing can); ``lanes`` the first and last lane it
+    spans."""
+
+    label: str
+    kind: str
+    lanes: tuple[str, str]
+
+
+@dataclass
+class RegionEnd:
+    pass
+
+
+@dataclass
+class Activate:
+    """The lane runs something on top of what it was doing (an interrupt handler) until
+    :class:`Deactivate`."""
+
+    lane: str
+
+
+@dataclass
+class Deactivate:
+    lane: str
+
+
+Item = Message | Note | LoopStart | LoopEnd | RegionStart | RegionEnd | Activate | Deactivate
 
 
 @dataclass

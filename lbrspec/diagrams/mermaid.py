@@ -1,7 +1,10 @@
 """Mermaid text for lbrspec's figures (GitHub renders Mermaid blocks in Markdown).
 
 State diagrams become ``stateDiagram-v2`` blocks, sequence diagrams ``sequenceDiagram`` blocks
-with a ``loop`` block around the repeated part of a lasso.  Text is made safe for Mermaid's
+with a ``loop`` block around the repeated part of a lasso, a ``rect`` block (tinted red for a
+race, green where it is guarded) around a window, its label as a note at its top, an interrupt as
+an asynchronous arrow (``-)``) into the lane it preempts, and that lane's activation while the
+handler runs.  Text is made safe for Mermaid's
 grammar: ``;`` ends a statement and ``#`` starts an entity code, so both are replaced; double
 quotes become single ones; line breaks become ``<br/>``; control characters (from a trace
 file, say) are escaped (:func:`lbrspec.printable.printable`).
@@ -10,7 +13,11 @@ file, say) are escaped (:func:`lbrspec.printable.printable`).
 from __future__ import annotations
 
 from ..printable import printable
-from .figure import LoopEnd, LoopStart, Message, Note, SequenceDiagram, StateDiagram
+from .figure import (Activate, Deactivate, LoopEnd, LoopStart, Message, Note, RegionEnd, RegionStart, SequenceDiagram,
+                     StateDiagram)
+
+#: The background of a highlighted region of a sequence diagram, by kind.
+REGION_FILL = {"race": "rgba(255, 120, 120, 0.18)", "guarded": "rgba(120, 200, 120, 0.18)"}
 
 
 def _safe(text: str) -> str:
@@ -42,16 +49,25 @@ def sequence_diagram(d: SequenceDiagram) -> str:
     for it in d.items:
         pad = "    " * depth
         if isinstance(it, Message):
-            out.append(f"{pad}{it.src}->>{it.dst}: {_safe(it.text)}")
+            arrow = "-)" if it.kind == "interrupt" else "->>"
+            out.append(f"{pad}{it.src}{arrow}{it.dst}: {_safe(it.text)}")
         elif isinstance(it, Note):
             where = "over " + ",".join(it.lanes)
             out.append(f"{pad}Note {where}: {_safe(it.text)}")
         elif isinstance(it, LoopStart):
             out.append(f"{pad}loop {_safe(it.label)}")
             depth += 1
-        elif isinstance(it, LoopEnd):
+        elif isinstance(it, LoopEnd | RegionEnd):
             depth -= 1
             out.append("    " * depth + "end")
+        elif isinstance(it, RegionStart):
+            out.append(f"{pad}rect {REGION_FILL.get(it.kind, REGION_FILL['race'])}")
+            depth += 1
+            out.append(f"{pad}    Note over {','.join(dict.fromkeys(it.lanes))}: {_safe(it.label)}")
+        elif isinstance(it, Activate):
+            out.append(f"{pad}activate {it.lane}")
+        elif isinstance(it, Deactivate):
+            out.append(f"{pad}deactivate {it.lane}")
     return "\n".join(out) + "\n"
 
 
