@@ -9,7 +9,10 @@ composed design can do, not what a machine could do alone:
   then its union variables (by tag: ``vcpu(_)``) and booleans, in declaration order, each kept
   while the number of reachable combinations grows and stays within ``limit`` (12 by default); ghosts
   are used only for a machine that has nothing else, sort-valued variables (``cpu[v]``) never.
-  A caller may name the variables instead.
+  A variable that would only *double* the picture is left out, and the caption says so: one
+  whose every value occurs with every combination of the variables chosen before it, and for
+  which each value's half of the diagram has the same edges between different states (the
+  guest's ``dbg`` bit, in the merged design's diagram of KVM).  A caller may name the variables instead.
 * a **node** is a reachable combination of their values; **initial** nodes are those of initial
   states;
 * an **edge** ``a -> b`` labelled ``t`` exists when some reachable step contains this machine's
@@ -19,6 +22,11 @@ composed design can do, not what a machine could do alone:
   nothing by design (an observation such as the guest's direct access).  Guards are abbreviated
   to the conjuncts on the machine's own variables first (see :func:`abbreviate_guard`).  Each transition is labelled with its guard, abbreviated,
   printed with definitions kept by name (``owns(v, p)``).
+* a transition whose update of a control variable is conditional (``pc[v] := if owns(v, p)
+  then ACCESS else IDLE``) names, on each edge, the **branch** it took there (``when owns(v,
+  p)``, ``when not owns(v, p)``), so that its outcomes no longer carry the same label.  The
+  branch is computed for every step with the reference semantics; an edge reached by several
+  branches names none.
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ from dataclasses import dataclass
 from ..errors import InputError
 from ..explicit.evaluate import evaluate
 from ..lang.domains import BoolDomain, EnumDomain, SortDomain, UnionDomain
-from ..lang.expr import And, Apply, Expr, Lit, Var, expand, vars_read, walk
+from ..lang.expr import FALSE, TRUE, And, Apply, Assign, Expr, Ite, Lit, Local, Not, Or, Var, expand, vars_read, walk
 from ..lang.machine import Machine, Transition
+from ..lang.spec import Part
 from ..lang.pretty import show
 from ..analysis.stategraph import StateGraph
 from .figure import Edge, Node, StateDiagram
@@ -46,6 +55,7 @@ class MachineView:
     machine: Machine
     control: list[Var]
     element: str  # "v0", "p0", "h0" or "" for an unindexed machine
+    hidden: tuple[Var, ...] = ()  # variables left out because they would only double the picture
 
 
 def abbreviate_guard(guard: Expr, width: int = GUARD_WIDTH, own: set[Var] | None = None) -> str:
@@ -76,9 +86,42 @@ def abbreviate_guard(guard: Expr, width: int = GUARD_WIDTH, own: set[Var] | None
     return text
 
 
-def transition_label(t: Transition) -> str:
+def transition_label(t: Transition, branch: str = "") -> str:
     g = abbreviate_guard(t.guard, own=set(t.machine.vars))
-    return f"{t.name} [{g}]" if g else t.name
+    text = f"{t.name} [{g}]" if g else t.name
+    return f"{text}\nwhen {branch}" if branch else text
+
+
+def negate(e: Expr) -> Expr:
+    """``not e``, pushed through ``and``/``or`` so that it prints the way a reader would say it."""
+    if isinstance(e, Not):
+        return e.arg
+    if isinstance(e, And):
+        return Or(*[negate(a) for a in e.args])
+    if isinstance(e, Or):
+        return And(*[negate(a) for a in e.args])
+    if isinstance(e, Lit) and isinstance(e.dom, BoolDomain):
+        return FALSE if e.code else TRUE
+    return Not(e)
+
+
+def branches(value: Expr) -> list[tuple[Expr, str]]:
+    """The branches of a conditional value (``if c then a else b``, nested anywhere): for each
+    leaf of the tree, the condition that leads to it (expanded, for evaluation) and its text,
+    ``c`` for the then part and ``not c`` for the else part, joined by ``and``; [] if
+    ``value`` is not conditional."""
+    out: list[tuple[Expr, str]] = []
+
+    def walk_tree(e: Expr, path: tuple[Expr, ...]) -> None:
+        if isinstance(e, Ite):
+            walk_tree(e.then, path + (e.cond,))
+            walk_tree(e.else_, path + (negate(e.cond),))
+        elif path:
+            cond = path[0] if len(path) == 1 else And(*path)
+            out.append((expand(cond), show(cond)))
+
+    walk_tree(value, ())
+    return out
 
 
 def _candidates(m: Machine) -> list[Var]:
@@ -130,16 +173,36 @@ def choose_view(graph: StateGraph, machine: str, control: list[str] | None = Non
             chosen.append(v)
     else:
         chosen: list[Var] = []
+        hidden: list[Var] = []
         count = 1
         for v in _candidates(m):
             trial = chosen + [v]
             n = len(_reachable_keys(graph, trial))
             # keep a variable only if it tells states apart and the diagram stays small
             if (n > count and n <= limit) or not chosen:
+                if chosen and n == count * len(_reachable_keys(graph, [v])) and _halves_alike(graph, m, chosen, v):
+                    hidden.append(v)  # it would only double the picture
+                    continue
                 chosen, count = trial, n
+        sorts = {s for v in chosen for s in v.index_sorts}
+        element = ", ".join(s.element(0) for s in graph.instance.model.sorts if s in sorts)
+        return MachineView(m, chosen, element, tuple(hidden))
     sorts = {s for v in chosen for s in v.index_sorts}
     element = ", ".join(s.element(0) for s in graph.instance.model.sorts if s in sorts)
     return MachineView(m, chosen, element)
+
+
+def _halves_alike(graph: StateGraph, m: Machine, chosen: list[Var], v: Var) -> bool:
+    """Whether, in the diagram over ``chosen + [v]``, each value of ``v`` has the same edges
+    between different values of ``chosen`` (loops, and edges that change ``v``, aside): ``v``
+    only doubles the picture."""
+    halves: dict[object, set[tuple[object, object, str]]] = {}
+    for (ks, kt), trs in _edges(graph, m, chosen + [v]).items():
+        halves.setdefault(ks[-1], set())
+        halves.setdefault(kt[-1], set())
+        if ks[-1] == kt[-1] and ks[:-1] != kt[:-1]:
+            halves[ks[-1]].update((ks[:-1], kt[:-1], t.name) for t in trs)
+    return len(halves) > 1 and all(h == next(iter(halves.values())) for h in halves.values())
 
 
 def _keyer(graph: StateGraph, vs: list[Var]):
@@ -155,6 +218,98 @@ def _reachable_keys(graph: StateGraph, vs: list[Var]) -> set[tuple[object, ...]]
     return {key(s) for s in graph.states}
 
 
+def _edges(graph: StateGraph, m: Machine, vs: list[Var]) -> dict[tuple[tuple, tuple], dict[Transition, set[tuple]]]:
+    """The diagram's edges over control variables ``vs``: (source key, target key) -> each of the
+    machine's transitions on it, with the branches of its conditional control updates taken
+    there (see :func:`branches`; empty for a transition without one)."""
+    key = _keyer(graph, vs)
+    keys = [key(s) for s in graph.states]
+    index_sorts = set(s for v in m.vars for s in v.index_sorts)
+    own_slots = [_slot(graph, v) for v in m.vars]
+    parts_of = [_machine_parts(graph, aid, m, index_sorts) for aid in range(len(graph.actions))]
+    chooser = _BranchChooser(graph, set(vs))
+    edges: dict[tuple[tuple, tuple], dict[Transition, set[tuple]]] = {}
+    for sid in range(graph.n):
+        ks = keys[sid]
+        for t, aid in graph.succ[sid]:
+            parts = parts_of[aid]
+            if not parts:
+                continue
+            kt = keys[t]
+            for tr, about_first, part in parts:
+                if ks == kt and not (about_first and (not tr.updates or _changes(graph, sid, t, own_slots))):
+                    continue
+                taken = edges.setdefault((ks, kt), {}).setdefault(tr, set())
+                b = chooser.branch(aid, part, sid)
+                if b is not None:
+                    taken.add(b)
+    return edges
+
+
+class _BranchChooser:
+    """Which branch of a transition's conditional update of a control variable a step took."""
+
+    def __init__(self, graph: StateGraph, control: set[Var]) -> None:
+        self.graph = graph
+        self.control = control
+        self.plans: dict[tuple[int, int], tuple | None] = {}  # (action instance, id of the part) -> plan
+        self.cache: dict[tuple[int, int, tuple], tuple[int | None, ...]] = {}
+
+    def plan(self, aid: int, part: Part):
+        key = (aid, id(part))
+        if key not in self.plans:
+            self.plans[key] = None
+            tr = part.transition
+            inst = self.graph.instance
+            ai = self.graph.actions[aid]
+            ups = conditional_updates(tr, self.control)
+            if ups:
+                read = [c for _, bs in ups for c, _ in bs] + [expand(a) for a in part.args]
+                slots = sorted({i for e in read for v in vars_read(e)
+                                for i in range(inst.base[v], inst.base[v] + len(inst.index_codes(v)))})
+                self.plans[key] = (ups, dict(zip(ai.action.params, ai.params)), slots)
+        return self.plans[key]
+
+    def branch(self, aid: int, part: Part, sid: int) -> tuple[int | None, ...] | None:
+        """The branch each conditional control update of ``part`` (action instance ``aid``)
+        took from state ``sid`` (``None`` for an update of another member of the family);
+        ``None`` if the transition has no conditional control update."""
+        plan = self.plan(aid, part)
+        if plan is None:
+            return None
+        ups, aenv, slots = plan
+        s = self.graph.state(sid)
+        ck = (aid, id(part), tuple(s[i] for i in slots))
+        if ck not in self.cache:
+            inst = self.graph.instance
+            env = {p: int(evaluate(a, inst, s, aenv)) for p, a in zip(part.transition.params, part.args)}
+            taken: list[int | None] = []
+            for u, bs in ups:
+                first = all(int(evaluate(a, inst, s, env)) == d.offset for a, d in zip(u.args, u.var.index))
+                taken.append(next(i for i, (c, _) in enumerate(bs) if evaluate(c, inst, s, env)) if first else None)
+            self.cache[ck] = tuple(taken)
+        return self.cache[ck]
+
+
+def conditional_updates(tr: Transition, control: set[Var]) -> list[tuple[Assign, list[tuple[Expr, str]]]]:
+    """The updates of ``tr`` that set a control variable conditionally, with their branches."""
+    return [(u, branches(u.value)) for u in tr.updates
+            if isinstance(u, Assign) and u.var in control and branches(u.value)]
+
+
+def branch_text(tr: Transition, control: set[Var], taken: tuple[int | None, ...], varying: set[int]) -> str:
+    """The conditions of the branches ``taken`` by the updates in ``varying``."""
+    ups = conditional_updates(tr, control)
+    texts = []
+    for k in sorted(varying):
+        if taken[k] is not None:
+            t = ups[k][1][taken[k]][1]
+            t = f"({t})" if " or " in t and len(varying) > 1 else t
+            if t not in texts:
+                texts.append(t)
+    return " and ".join(texts)
+
+
 def machine_diagram(graph: StateGraph, view: MachineView) -> StateDiagram:
     """The diagram of ``view`` read off ``graph``; see the module docstring."""
     inst = graph.instance
@@ -166,7 +321,6 @@ def machine_diagram(graph: StateGraph, view: MachineView) -> StateDiagram:
     labels: dict[tuple[object, ...], list[str]] = {}
     initial: set[tuple[object, ...]] = set()
     initial_ids = set(graph.initial)
-    kid: list[int] = []
     for sid, s in enumerate(graph.states):
         k = key(s)
         if k not in order:
@@ -174,35 +328,37 @@ def machine_diagram(graph: StateGraph, view: MachineView) -> StateDiagram:
             labels[k] = [_value(graph, v, s[i]) for v, i in zip(vs, slots)]
         if sid in initial_ids:
             initial.add(k)
-        kid.append(order[k])
-    index_sorts = set(s for v in view.machine.vars for s in v.index_sorts)
-    own_slots = [_slot(graph, v) for v in view.machine.vars]
-    parts_of = [_machine_parts(graph, aid, view.machine, index_sorts) for aid in range(len(graph.actions))]
-    edges: dict[tuple[int, int], list[Transition]] = {}
-    for sid in range(graph.n):
-        ks = kid[sid]
-        for t, aid in graph.succ[sid]:
-            parts = parts_of[aid]
-            if not parts:
-                continue
-            kt = kid[t]
-            for tr, about_first in parts:
-                if ks == kt and not (about_first and (not tr.updates or _changes(graph, sid, t, own_slots))):
-                    continue
-                lst = edges.setdefault((ks, kt), [])
-                if tr not in lst:
-                    lst.append(tr)
+    edges = _edges(graph, view.machine, vs)
+    # a transition names its branch where its outcomes differ: an update taken with several branches in the diagram
+    seen: dict[Transition, set[tuple]] = {}
+    for trs in edges.values():
+        for tr, bs in trs.items():
+            seen.setdefault(tr, set()).update(bs)
+    varying = {tr: {k for k in range(len(next(iter(bs)))) if len({b[k] for b in bs if b[k] is not None}) > 1}
+               for tr, bs in seen.items() if bs}
     nodes = [Node(f"s{i}", labels[k], k in initial) for k, i in sorted(order.items(), key=lambda x: x[1])]
     decl = {t: i for i, t in enumerate(view.machine.transitions)}
-    out_edges = [
-        Edge(f"s{a}", f"s{b}", [transition_label(t) for t in sorted(ts, key=lambda t: decl[t])])
-        for (a, b), ts in sorted(edges.items())
-    ]
+    out_edges = []
+    control = set(vs)
+    for (a, b), trs in sorted(edges.items(), key=lambda e: (order[e[0][0]], order[e[0][1]])):
+        out = []
+        for tr in sorted(trs, key=lambda t: decl[t]):
+            bs = trs[tr]
+            branch = ""
+            if varying.get(tr) and len(bs) == 1:
+                branch = branch_text(tr, control, next(iter(bs)), varying[tr])
+            out.append(transition_label(tr, branch))
+        out_edges.append(Edge(f"s{order[a]}", f"s{order[b]}", out))
     names = ", ".join(v.name for v in vs)
     who = f" of {view.element}" if view.element else ""
     title = (f"machine {view.machine.name}: control states{who} ({names}), reachable in "
              f"{inst.model.variant.name} with {inst.describe()}")
-    return StateDiagram(title, nodes, out_edges, direction="TB")
+    caption = ""
+    if view.hidden:
+        left = ", ".join(v.name for v in view.hidden)
+        caption = (f"left out {left}: every one of {'its' if len(view.hidden) == 1 else 'their'} values occurs with "
+                   f"every control state shown, with the same transitions, so it would only double the picture")
+    return StateDiagram(title, nodes, out_edges, caption=caption, direction="TB")
 
 
 def _changes(graph: StateGraph, s: int, t: int, slots: list[int]) -> bool:
@@ -210,9 +366,9 @@ def _changes(graph: StateGraph, s: int, t: int, slots: list[int]) -> bool:
     return any(a[i] != b[i] for i in slots)
 
 
-def _machine_parts(graph: StateGraph, aid: int, m: Machine, index_sorts: set) -> list[tuple[Transition, bool]]:
-    """This machine's transitions in action instance ``aid``, and whether each is about the
-    first member of the family (one of its arguments of an index sort is element 0)."""
+def _machine_parts(graph: StateGraph, aid: int, m: Machine, index_sorts: set) -> list[tuple[Transition, bool, Part]]:
+    """This machine's transitions in action instance ``aid``, whether each is about the first
+    member of the family (one of its arguments of an index sort is element 0), and the part."""
     ai = graph.actions[aid]
     env = dict(zip(ai.action.params, ai.params))
     out = []
@@ -227,5 +383,5 @@ def _machine_parts(graph: StateGraph, aid: int, m: Machine, index_sorts: set) ->
                     about = True
         if not index_sorts:
             about = True
-        out.append((t, about))
+        out.append((t, about, part))
     return out
