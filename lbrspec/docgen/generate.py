@@ -38,7 +38,7 @@ from ..diagrams import dot, mermaid
 from ..diagrams.figure import StateDiagram
 from ..diagrams.machines import choose_view, machine_diagram
 from ..diagrams.projection import Projection, project
-from ..diagrams.sequence import sequence
+from ..diagrams.sequence import default_lanes, sequence
 from ..explicit.explore import ExploreResult, explore
 from ..explicit.vexplore import explore_vector
 from ..explicit.instance import Instance
@@ -320,7 +320,12 @@ def _overview(f: Facts) -> str:
                                                        for v in x.vars),
           ", ".join(x.reads) or "-", x.patch or "-", x.doc) for x in m.machines],
     )
-    composition = _composition_mermaid(m)
+    figure = _composition_mermaid(m)
+    actors, links = composition(m)
+    actor_name = {g: n for g, n, _xs in actors}
+    link_rows = table(["actors", "steps they share", "reads between them"],
+                      [(f"{actor_name[lk.a]} – {actor_name[lk.b]}", ", ".join(code(x) for x in lk.steps) or "-",
+                        ", ".join(f"{a} reads {b}" for a, b in lk.reads) or "-") for lk in links])
     sync_rows = []
     for a in m.actions:
         by_machine: dict[str, list[str]] = {}
@@ -338,8 +343,11 @@ def _overview(f: Facts) -> str:
         pages,
         "## Sorts\n\n" + sorts,
         "## Machines\n\nEach machine owns its variables and may read those of the machines it declares. "
-        "An arrow A → B below means A reads B's variables.\n\n" + mermaid.fenced(composition)
-        + "\nGraphviz: [composition.dot](composition.dot).\n\n" + machines,
+        "The picture groups the machines by the actor they belong to (the lanes of the sequence diagrams) and "
+        "draws one line per pair of actors: how many synchronised steps they take part in together, and how many "
+        "reads of one's variables by the other's machines; the tables below give each machine's reads and each "
+        "step's parts.\n\n" + mermaid.fenced(figure)
+        + "\nGraphviz: [composition.dot](composition.dot).\n\n" + link_rows + "\n" + machines,
         "## How the machines compose\n\nEach action of the product is one atomic step: a synchronised step runs "
         "several machine transitions at once (their guards conjoined, their updates united); a transition used "
         "in no synchronisation is an action of its own. The table shows, for each action, the transition each "
@@ -349,26 +357,100 @@ def _overview(f: Facts) -> str:
     )
 
 
-def _composition_mermaid(m: Model) -> str:
-    out = ["flowchart LR"]
+@dataclass
+class ActorLink:
+    """What connects two actors (lanes of the sequence diagrams: guest, KVM, perf core...):
+    the steps in which machines of both take part, and the reads of one's variables by the other."""
+
+    a: str
+    b: str
+    steps: list[str] = field(default_factory=list)
+    reads: list[tuple[str, str]] = field(default_factory=list)  # (reader machine, machine read)
+
+
+def composition(m: Model) -> tuple[list[tuple[str, str, list[str]]], list[ActorLink]]:
+    """The machines grouped by actor (the lane map of :mod:`lbrspec.diagrams.sequence`; one actor
+    per machine for a model without one): (actor id, name, machines), and one link per pair of
+    actors with the synchronised steps they share and the reads between them."""
+    lanes = default_lanes(m)
+    group: dict[str, list[str]] = {}
     for x in m.machines:
-        out.append(f"    {x.name}[\"{x.name}\"]")
+        group.setdefault(lanes.machine_lane.get(x.name, x.name), []).append(x.name)
+    names = dict(lanes.lanes)
+    order = [lane for lane, _ in lanes.lanes if lane in group] + [g for g in group if g not in names]
+    actors = [(g, names.get(g, g), group[g]) for g in order]
+    of = {x: g for g, _n, xs in actors for x in xs}
+    rank = {g: k for k, g in enumerate(order)}
+    links: dict[tuple[str, str], ActorLink] = {}
+
+    def link(a: str, b: str) -> ActorLink:
+        key = tuple(sorted((a, b), key=lambda g: rank[g]))
+        return links.setdefault(key, ActorLink(*key))
+
+    for act in m.actions:
+        involved = sorted({of[p.transition.machine.name] for p in act.parts}, key=lambda g: rank[g])
+        for k, a in enumerate(involved):
+            for b in involved[k + 1:]:
+                link(a, b).steps.append(act.name)
     for x in m.machines:
         for r in x.reads:
-            out.append(f"    {x.name} -.-> {r}")
+            if of[x.name] != of.get(r, r) and r in of:
+                link(of[x.name], of[r]).reads.append((x.name, r))
+    return actors, sorted(links.values(), key=lambda l: (rank[l.a], rank[l.b]))
+
+
+def _link_label(link: ActorLink) -> str:
+    n = len(link.steps)
+    parts = [f"{n} shared step{'s' if n != 1 else ''}"] if n else []
+    if link.reads:
+        parts.append(f"{len(link.reads)} read{'s' if len(link.reads) != 1 else ''}")
+    return ", ".join(parts)
+
+
+def _composition_mermaid(m: Model) -> str:
+    actors, links = composition(m)
+    grouped = any(len(xs) > 1 for _g, _n, xs in actors)
+    out = ["flowchart LR"]
+    for g, name, xs in actors:
+        if grouped:
+            out.append(f"    subgraph {g}[\"{name}\"]")
+            for x in xs:
+                out.append(f"        {x}[\"{x}\"]")
+            out.append("    end")
+        else:
+            out.append(f"    {g}[\"{name}\"]")
+    for lk in links:
+        out.append(f"    {lk.a} ---|\"{_link_label(lk)}\"| {lk.b}")
     return "\n".join(out) + "\n"
 
 
 def _composition_dot(m: Model) -> str:
-    fig = StateDiagram(
-        f"{m.name}: machines (an arrow A -> B: A reads B's variables)",
-        [dot_node(x.name, [x.name] + [v.name for v in x.vars]) for x in m.machines],
-        [],
-    )
-    from ..diagrams.figure import Edge
-
-    fig.edges = [Edge(x.name, r, []) for x in m.machines for r in x.reads]
-    return dot.state_diagram(fig)
+    actors, links = composition(m)
+    out = [
+        "graph lbrspec_composition {",
+        f"  graph [fontname=\"Helvetica\", fontsize=12, labelloc=t, compound=true, nodesep=0.5, ranksep=1.0, "
+        f"label=\"{m.name}: machines grouped by actor; one line per pair of actors, with the steps they share and "
+        "the reads between them\"];",
+        "  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=10];",
+        "  edge [fontname=\"Helvetica\", fontsize=9, color=\"#555555\"];",
+    ]
+    anchor = {}
+    for g, name, xs in actors:
+        out.append(f"  subgraph cluster_{g} {{ label=\"{name}\"; style=\"rounded,filled\"; fillcolor=\"#f4f4f4\"; color=\"#888888\";")
+        for x in xs:
+            mach = m.machine(x)
+            lines = [x] + [v.name for v in mach.vars]
+            out.append(f"    {x} [label=\"" + "\\n".join(lines) + "\"];")
+        out.append("  }")
+        anchor[g] = xs[0]
+    for lk in links:
+        a, b = anchor[lk.a], anchor[lk.b]
+        tail = f", ltail=cluster_{lk.a}" if lk.a != a else ""
+        head = f", lhead=cluster_{lk.b}" if lk.b != b else ""
+        style = "" if lk.steps else ", style=dashed"
+        out.append(f"  {a} -- {b} [label=\"{_link_label(lk)}\"{tail}{head}{style}, penwidth={1 + min(len(lk.steps), 12) / 4:g}];")
+    out.append("}")
+    return "\n".join(out) + "\n"
 
 
 def dot_node(node_id: str, lines: list[str]):
@@ -507,10 +589,10 @@ def _properties(f: Facts) -> str:
         if vf.variant.expected:
             broken.setdefault(vf.variant.expected, []).append(
                 f"[{name}](gallery/{name}.md) ({vf.steps} steps)" if vf.trace is not None else f"{name} (not caught)")
-    inv_rows = [(code(i.name), i.summary, i.patch, safety_engines, _status_invariant(f, i.name),
+    inv_rows = [(code(i.name), i.summary, code(formula(i)), i.patch, safety_engines, _status_invariant(f, i.name),
                  "; ".join(broken.get(i.name, [])) or "-") for i in m.invariants]
     goal_status = {g.name: g for g in f.result.goals}
-    goal_rows = [(code(g.name), g.summary, g.patch, eng["explicit"],
+    goal_rows = [(code(g.name), g.summary, code(show(g.body)), g.patch, eng["explicit"],
                   "reached" if goal_status[g.name].reached else "UNREACHED") for g in m.goals]
     live_by = {}
     for r in f.liveness:
@@ -522,7 +604,8 @@ def _properties(f: Facts) -> str:
         bad = [r for r in rs if r.verdict != "holds"]
         if bad:
             status = "VIOLATED for " + ", ".join(r.label for r in bad)
-        live_rows.append((code(p.name), p.summary, p.patch, "explicit-state explorer: fair-cycle search",
+        live_rows.append((code(p.name), p.summary, code(f"{show(p.trigger)} ~> {show(p.goal)}"), p.patch,
+                          "explicit-state explorer: fair-cycle search",
                           status, "; ".join(broken.get(p.name, [])) or "-"))
     details = []
     for p in f.props:
@@ -548,19 +631,29 @@ def _properties(f: Facts) -> str:
         f"Every property of the model, {src.text('cites')} it comes from, the engines that check it, its "
         f"{on} ({f.inst.describe()}) and the variants that break it, each caught with the counterexample "
         f"linked. {engine_note}\n\n[Overview](README.md) · [analysis](analysis.md) · [gallery](gallery/README.md)",
-        "## Safety invariants\n\nChecked in every reachable state.\n\n"
-        + table(["property", "what it says", "patch", "engines", on, "broken by"], inv_rows),
+        "## Safety invariants\n\nChecked in every reachable state. The formula is the model's own, printed with "
+        "definitions by name (`owns(v, p)`); "
+        "a step invariant is a property of every step that includes the transition named, over the state before it.\n\n"
+        + table(["property", "what it says", "formula", "patch", "engines", on, "broken by"], inv_rows),
         "## Reachability goals\n\nStates (or steps) that must be reachable, so that no property holds vacuously.\n\n"
-        + table(["goal", "what must be reachable", "patch", "engines", on], goal_rows),
+        + table(["goal", "what must be reachable", "formula", "patch", "engines", on], goal_rows),
         "## Liveness properties\n\nEach is `trigger ~> goal`: whenever the trigger holds, the goal holds then or later, "
         "in every behaviour that meets the fairness conditions and in which the listed actions no longer occur. "
         "Checked on the full reachable graph (no reduction) by a fair-cycle search over strongly connected "
         "components; a failure comes with a lasso (a prefix and a loop repeated forever).\n\n"
-        + (table(["property", "what it says", "patch", "engines", on, "broken by"], live_rows) if live_rows
+        + (table(["property", "what it says", "formula", "patch", "engines", on, "broken by"], live_rows) if live_rows
            else "The model declares no liveness properties.\n"),
         "\n".join(details),
         fairness,
     )
+
+
+def formula(inv: Invariant) -> str:
+    """An invariant's formula as written: a step invariant's property of the step, else its body."""
+    if inv.on is not None and inv.step_body is not None:
+        params = ", ".join(p.name for p in inv.on.params)
+        return f"every step with {inv.on.qualname}({params}): {show(inv.step_body)}"
+    return show(inv.body)
 
 
 def _analysis(f: Facts) -> str:
