@@ -43,7 +43,8 @@ def state_diagram(d: StateDiagram) -> str:
     ]
     for n in d.nodes:
         label = "\n".join(n.lines + ([n.note] if n.note else []))
-        out.append(f"  {n.id} [label={_q(label)}];")
+        extra = ", style=\"rounded,filled,bold\", fillcolor=\"#f8d0d0\", color=\"#c9302c\"" if n.highlight else ""
+        out.append(f"  {n.id} [label={_q(label)}{extra}];")
     for n in d.nodes:
         if n.initial:
             out.append(f"  init_{n.id} [shape=point, width=0.12, label=\"\"];")

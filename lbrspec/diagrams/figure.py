@@ -24,6 +24,7 @@ class Node:
     lines: list[str]
     initial: bool = False
     note: str = ""
+    highlight: bool = False  # drawn in red: e.g. it holds a state that violates the property shown
 
 
 @dataclass

@@ -38,6 +38,10 @@ def state_diagram(d: StateDiagram) -> str:
     for e in d.edges:
         label = _safe("\n".join(e.labels)).replace(":", " ")
         out.append(f"    {e.src} --> {e.dst}" + (f" : {label}" if label else ""))
+    marked = [n.id for n in d.nodes if n.highlight]
+    if marked:
+        out.append("    classDef highlighted fill:#f8d0d0,stroke:#c9302c,stroke-width:2px")
+        out.extend(f"    class {x} highlighted" for x in marked)
     return "\n".join(out) + "\n"
 
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..errors import InputError
 from ..explicit.instance import Instance
 from ..lang.domains import BoolDomain, SortDomain
-from ..lang.expr import Expr, LangTypeError, Local
+from ..lang.expr import And, Apply, Eq, Expr, Implies, LangTypeError, Local, Not, Quant, VarRef, substitute
+from ..lang.pretty import show
 from ..trace.text import fmt_value
 from ..analysis.stategraph import StateGraph
 from .figure import Edge, Node, StateDiagram
@@ -150,8 +152,11 @@ class Projection:
     full_nodes: int  # nodes of the projection on every term asked for
 
 
-def project(graph: StateGraph, texts: list[str], max_nodes: int = DEFAULT_MAX_NODES) -> Projection:
-    """The projection of ``graph`` on the terms ``texts``; see the module docstring."""
+def project(graph: StateGraph, texts: list[str], max_nodes: int = DEFAULT_MAX_NODES,
+            highlight: Sequence[int] | None = None, highlight_text: str = "marked") -> Projection:
+    """The projection of ``graph`` on the terms ``texts``; see the module docstring.  With
+    ``highlight`` (a flag per state), a node that holds a flagged state is highlighted and its
+    note counts them (``highlight_text`` says what they are)."""
     if not texts:
         raise InputError("name at least one term to project on (for example ev[v0])")
     inst = graph.instance
@@ -178,11 +183,17 @@ def project(graph: StateGraph, texts: list[str], max_nodes: int = DEFAULT_MAX_NO
             kt = keys[t]
             if kt != ks:
                 edges.setdefault((order[ks], order[kt]), set()).add(graph.actions[aid].action.name)
+    flagged: dict[tuple[int, ...], int] = {}
+    if highlight is not None:
+        for key, h in zip(keys, highlight):
+            if h:
+                flagged[key] = flagged.get(key, 0) + 1
     nodes = []
     for key, i in sorted(order.items(), key=lambda x: x[1]):
         lines = [_show(t, code, inst) for t, code in zip(shown, key)]
         n = count[key]
-        nodes.append(Node(f"n{i}", lines, key in initial, f"{n:,} state{'s' if n != 1 else ''}"))
+        note = f"{n:,} state{'s' if n != 1 else ''}" + (f", {flagged[key]:,} {highlight_text}" if key in flagged else "")
+        nodes.append(Node(f"n{i}", lines, key in initial, note, highlight=key in flagged))
     out_edges = []
     for (a, b), names in sorted(edges.items()):
         ordered = sorted(names, key=lambda x: decl[x])
@@ -204,3 +215,49 @@ def _show(t: Term, code: int, inst: Instance) -> str:
     if isinstance(t.expr.dom, BoolDomain):
         return t.text if val else f"not {t.text}"
     return f"{t.text}={fmt_value(val)}"
+
+
+def property_terms(body: Expr, bindings: Sequence[tuple[str, str]], most: int = 3) -> list[str]:
+    """The terms a projection of property ``body`` shows, at the quantifier ``bindings`` of a
+    state that breaks it (``[("v", "v0"), ("p", "p0")]``, as :func:`lbrspec.explicit.explain.explain`
+    gives them): the slots its premise compares (``pc[v0]``), then the definitions and slots of
+    its conclusion (``owns(v0, p0)``); at most ``most``."""
+    names = dict(bindings)
+    mapping: dict[Local, Expr] = {}
+    while isinstance(body, Quant) and body.universal and body.var.name in names:
+        mapping[body.var] = Local(names[body.var.name], body.var.dom)
+        body = body.body
+    premise: list[Expr] = []
+    if isinstance(body, Implies):
+        premise = list(body.a.args) if isinstance(body.a, And) else [body.a]
+        body = body.b
+    conclusion = list(body.args) if isinstance(body, And) else [body]
+
+    def slot(e: Expr) -> Expr | None:
+        if isinstance(e, Not):
+            e = e.arg
+        if isinstance(e, VarRef):
+            return e
+        if isinstance(e, Eq):
+            return e.a if isinstance(e.a, VarRef) else e.b if isinstance(e.b, VarRef) else None
+        return None
+
+    atoms = [a for a in (slot(e) for e in premise) if a is not None]
+    for e in conclusion:
+        e = e.arg if isinstance(e, Not) else e
+        atoms.append(e if isinstance(e, Apply) else slot(e))
+    out: list[str] = []
+    for a in atoms:
+        if a is None:
+            continue
+        text = show(substitute(a, mapping))
+        if text not in out and not any(x.name in text for x in free_of(a, mapping)):
+            out.append(text)
+    return out[:most]
+
+
+def free_of(e: Expr, mapping: dict[Local, Expr]) -> list[Local]:
+    """The locals of ``e`` left unbound by ``mapping`` (a term with them cannot be drawn)."""
+    from ..lang.expr import free_locals
+
+    return [x for x in free_locals(e) if x not in mapping]

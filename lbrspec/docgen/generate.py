@@ -67,6 +67,9 @@ class VariantFacts:
     #: every property the check found broken, with its own shortest counterexample's length
     broken: list[tuple[str, int]] = field(default_factory=list)
     traces: dict[str, Trace] = field(default_factory=dict)  # property -> its shortest counterexample
+    #: the reachable graph of the docs' graph instance projected on what the broken property reads,
+    #: the nodes holding violating states highlighted
+    projection: Projection | None = None
 
 
 @dataclass
@@ -196,7 +199,40 @@ def _variant_facts(source: ModelModule, name: str, sizes: dict[str, int], graph_
     what = "a deadlock" if main.kind == "deadlock" else f"invariant {main.prop} violated"
     more = f"; {len(cexs)} properties broken in all" if len(cexs) > 1 else ""
     return VariantFacts(v, model, main.trace, f"{what} after {len(main.trace)} steps{more}", len(main.trace),
-                        broken=broken, traces={c.prop: c.trace for c in cexs})
+                        broken=broken, traces={c.prop: c.trace for c in cexs},
+                        projection=_property_projection(model, main.prop, main.trace, graph_sizes))
+
+
+#: The most nodes of a gallery page's projection (it is a small picture beside the trace).
+GALLERY_PROJECTION_NODES = 16
+
+
+def _property_projection(model: Model, prop: str | None, trace: Trace, graph_sizes: dict[str, int]) -> Projection | None:
+    """The projection of the variant's reachable graph (on the docs' graph instance) on the terms
+    the broken invariant reads at the bindings where the trace's last state breaks it (see
+    :func:`lbrspec.diagrams.projection.property_terms`), its violating states highlighted;
+    ``None`` when the property names no such term or the instance lacks its elements."""
+    from ..diagrams.projection import parse_term, property_terms
+    from ..errors import InputError
+    from ..explicit.explain import explain
+
+    inv = next((i for i in model.invariants if i.name == prop), None)
+    if inv is None:
+        return None
+    inst = Instance(model, trace.sizes)
+    ex = explain(inv.body, inst, inst.encode(trace.states[-1]))
+    terms = property_terms(inv.body, ex.bindings)
+    if not terms:
+        return None
+    ginst = Instance(model, graph_sizes)
+    try:
+        for t in terms:
+            parse_term(ginst, t)
+    except InputError:
+        return None
+    graph = StateGraph(explore(ginst, keep_graph=True, stop_at_violation=False, check_deadlock=False))
+    bad = [1 - x for x in graph.values(inv.body)]
+    return project(graph, terms, GALLERY_PROJECTION_NODES, highlight=bad, highlight_text=f"violate {inv.name}")
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -226,6 +262,8 @@ def render(f: Facts) -> dict[str, str]:
         files[f"gallery/{name}.md"] = _gallery_page(f, vf)
         if vf.trace is not None:
             files[f"gallery/{name}.dot"] = _dot(dot.sequence_diagram(sequence(vf.trace, vf.model)))
+        if vf.projection is not None:
+            files[f"gallery/{name}-projection.dot"] = _dot(dot.state_diagram(vf.projection.diagram))
     for stem, title, explain, res in f.fairness_demos:
         files[f"gallery/{stem}.md"] = _demo_page(f, stem, title, explain, res)
         if res.lasso is not None:
@@ -742,8 +780,25 @@ def _gallery_page(f: Facts, vf: VariantFacts) -> str:
         head + (f"\n\nSwitches changed from {base.name}: {code(changed)}." if changed else ""),
         "## Sequence diagram\n\nLanes are derived from the machines of each step's transitions; notes show what "
         f"the step changed. Graphviz: [{v.name}.dot]({v.name}.dot).\n\n" + mermaid.fenced(mermaid.sequence_diagram(seq)),
+        _projection_section(f, vf),
         "## As text\n\n" + block(render_text(vf.trace, model)),
     )
+
+
+def _projection_section(f: Facts, vf: VariantFacts) -> str:
+    p = vf.projection
+    if p is None:
+        return ""
+    d = p.diagram
+    bad = sum(1 for n in d.nodes if n.highlight)
+    where = (f"the {'node' if bad == 1 else f'{bad} nodes'} in red hold{'s' if bad == 1 else ''} the states that break it"
+             if bad else f"no state of this instance breaks it: the counterexample needs the larger instance")
+    extra = f" {d.caption}." if d.caption else ""
+    return (f"## Projection on what the property reads\n\nThe reachable graph of {vf.variant.name} on "
+            f"{_graph_inst(f).describe()}, seen through {', '.join(code(t) for t in p.terms)}: what "
+            f"{code(vf.variant.expected or vf.broken[0][0])} reads where the trace breaks it; {where}.{extra} "
+            f"Graphviz: [{vf.variant.name}-projection.dot]({vf.variant.name}-projection.dot).\n\n"
+            + mermaid.fenced(mermaid.state_diagram(d)))
 
 
 def _demo_page(f: Facts, stem: str, title: str, explain: str, res: LivenessResult) -> str:
