@@ -358,6 +358,7 @@ def machine_diagram(graph: StateGraph, view: MachineView) -> StateDiagram:
         left = ", ".join(v.name for v in view.hidden)
         caption = (f"left out {left}: every one of {'its' if len(view.hidden) == 1 else 'their'} values occurs with "
                    f"every control state shown, with the same transitions, so it would only double the picture")
+        title += f"; left out {left} (it would only double the picture)"
     return StateDiagram(title, nodes, out_edges, caption=caption, direction="TB")
 
 

@@ -535,8 +535,10 @@ def _machine_page(f: Facts, name: str) -> str:
         diagram = (
             f"Control states of the first member of the family, over {control}, as reachable in the product "
             f"({m.variant.name}, {_graph_inst(f).describe()}): {len(fig.nodes)} states, {len(fig.edges)} transitions between them. "
-            "Edges are labelled with the machine's transitions and their guards, abbreviated; the full guards are in "
-            "the table below. Graphviz: "
+            + (f"{fig.caption[0].upper()}{fig.caption[1:]}. " if fig.caption else "")
+            + "Edges are labelled with the machine's transitions and their guards, abbreviated (the full guards are in "
+            "the table below), and, where a transition's outcome depends on a condition of its update, with the "
+            "branch it took (\"when ...\"). Graphviz: "
             f"[{name}.dot]({name}.dot).\n\n" + mermaid.fenced(mermaid.state_diagram(fig))
         )
     reads = ", ".join(f"[{r}]({r}.md)" for r in mach.reads) or "nothing outside itself"
