@@ -271,3 +271,185 @@ def test_check_without_the_new_flags_is_unchanged(capsys):
     code, out, _ = run(capsys, "check", "--vcpus", "1", "--pcpus", "2", "--json", "--quiet")
     data = json.loads(out)
     assert code == 0 and "analysis" not in data and "liveness" not in data
+
+
+# -- pictures that show the bug (issue 13) -----------------------------------------------------------
+def _regions(d):
+    """(RegionStart, the items inside it) for each window of a sequence diagram."""
+    from lbrspec.diagrams.figure import RegionEnd, RegionStart
+
+    out, stack = [], []
+    for i, it in enumerate(d.items):
+        if isinstance(it, RegionStart):
+            stack.append((it, i))
+        elif isinstance(it, RegionEnd):
+            start, k = stack.pop()
+            out.append((start, d.items[k + 1:i]))
+    assert not stack
+    return out
+
+
+def _numbered(items):
+    return [m for m in items if isinstance(m, Message) and m.text[:1].isdigit()]
+
+
+def test_the_v7_trace_marks_the_race_window_and_the_ipi_lands_inside_it():
+    m = model("v7-write-path")
+    trace = explored("v7-write-path").violation.trace
+    d = sequence(trace, m)
+    (region, inside), = _regions(d)
+    assert region.kind == "race" and "interrupts stay on" in region.label
+    steps = [x.text.split(". ", 1)[1].split("(")[0] for x in _numbered(inside)]
+    # the window opens at the step that moves pc[v0] into ACCESS, and the IPI is inside it
+    opener = next(i for i in range(len(trace)) if trace.states[i + 1]["pc[v0]"] == "ACCESS"
+                  and trace.states[i]["pc[v0]"] != "ACCESS")
+    assert steps[0] == trace.steps[opener].action and f"at step {opener + 1}" in region.label
+    assert "host_ipi" in steps
+    # the IPI arrives at KVM's lane (the thread it preempts), not at perf core, and KVM's lane is activated
+    from lbrspec.diagrams.figure import Activate, Deactivate
+
+    ipi = next(x for x in inside if isinstance(x, Message) and "host_ipi" in x.text)
+    assert ipi.kind == "interrupt" and ipi.src == "I" and ipi.dst == "K" and "interrupts KVM" in ipi.text
+    k = inside.index(ipi)
+    assert isinstance(inside[k + 1], Activate) and inside[k + 1].lane == "K"
+    assert any(isinstance(x, Deactivate) and x.lane == "K" for x in inside[k + 1:])
+    text = mermaid.sequence_diagram(d)
+    assert "\n    rect rgba(" in text and "I-)K: " in text and "activate K" in text
+    assert "cluster" not in dot.sequence_diagram(d) and "penwidth=5" in dot.sequence_diagram(d)
+
+
+def test_a_trace_without_the_race_has_no_race_window():
+    # the counterexample of another property never sits between the check and the access
+    for name in ("no-bit-62", "no-cap-check"):
+        d = sequence(explored(name).violation.trace, model(name))
+        assert not [r for r, _ in _regions(d) if r.kind == "race"], name
+    # v8 passes through the access with interrupts off: a guarded window, closed by the access, no interrupt inside
+    g = graph("v8", 1, 2, 1)
+    inst = g.instance
+    target = next(s for s in range(g.n) if inst.decode(g.state(s))["pc[v0]"] == "DONE")
+    d = sequence(g.trace(g.path_to(target)), model("v8"))
+    (region, inside), = _regions(d)
+    assert region.kind == "guarded" and "interrupts off" in region.label and "kvm_lbr_access" in region.label
+    assert not [x for x in inside if isinstance(x, Message) and x.kind == "interrupt"]
+    assert "rect rgba(120, 200, 120" in mermaid.sequence_diagram(d)
+
+
+def test_the_last_note_gives_the_violated_formula_and_its_false_conjunct():
+    from lbrspec.explicit.explain import explain
+    from lbrspec.explicit.instance import Instance
+    from lbrspec.lang.pretty import show
+
+    m = model("v7-write-path")
+    trace = explored("v7-write-path").violation.trace
+    note = sequence(trace, m).items[-1]
+    assert isinstance(note, Note) and note.text.startswith(f"violated in the last state: {trace.violation}")
+    inv = next(i for i in m.invariants if i.name == trace.violation)
+    inst = Instance(m, trace.sizes)
+    ex = explain(inv.body, inst, inst.encode(trace.states[-1]))
+    assert not ex.value
+    assert show(inv.body) in note.text and f"false conjunct: {ex.conjunct}" in note.text
+    assert "false for " + ", ".join(f"{k} = {v}" for k, v in ex.bindings) in note.text
+    # the conjunct is about the vCPU's event, which the IPI took the LBR from
+    changed_by_ipi = set(trace.changes(len(trace) - 1))
+    assert any(slot in ex.conjunct for slot in changed_by_ipi)
+
+
+def test_branches_of_a_conditional_update_get_their_own_labels():
+    g = graph("v8", 1, 2, 1)
+    d = machine_diagram(g, choose_view(g, "kvm"))
+    checks = [(e.dst, lab) for e in d.edges for lab in e.labels if lab.startswith("lbr_check")]
+    by_source = {}
+    for e in d.edges:
+        for lab in e.labels:
+            if lab.startswith("lbr_check"):
+                by_source.setdefault(e.src, []).append(lab)
+    assert checks and all("\nwhen " in lab for _, lab in checks)
+    # from each state where the check runs, its two outcomes carry different labels
+    assert any(len(set(labs)) == 2 for labs in by_source.values())
+    # each label's condition is the update's condition or its negation
+    from lbrspec.diagrams.machines import branches, negate
+    from lbrspec.lang.pretty import show
+
+    t = next(x for x in model("v8").machine("kvm").transitions if x.name == "lbr_check")
+    cond = next(u.value.cond for u in t.updates if u.var.name == "pc")
+    assert [b for _, b in branches(next(u.value for u in t.updates if u.var.name == "pc"))] == \
+        [show(cond), show(negate(cond))]
+    assert {lab.split("\nwhen ", 1)[1] for _, lab in checks} == {show(cond), show(negate(cond))}
+
+
+def test_a_variable_that_only_doubles_the_picture_is_left_out_and_named():
+    from lbrspec.explicit.explore import explore
+    from lbrspec.explicit.instance import Instance
+    from lbrspec.modelref import load_model
+
+    src = load_model("upstream_lbr")
+    m = src.build()
+    g = StateGraph(explore(Instance(m, {"vCPU": 1, "pCPU": 2, "host_user": 1}), keep_graph=True,
+                           stop_at_violation=False, check_deadlock=False))
+    view = choose_view(g, "kvm")
+    assert [v.name for v in view.hidden] == ["dbg"] and "dbg" not in [v.name for v in view.control]
+    d = machine_diagram(g, view)
+    assert "left out dbg" in d.caption and "left out dbg" in d.title
+    # with dbg shown, every control state appears once with each of its values: the picture doubles
+    with_dbg = machine_diagram(g, choose_view(g, "kvm", [v.name for v in view.control] + ["dbg"]))
+    assert len(with_dbg.nodes) == 2 * len(d.nodes)
+    # a variable that does tell states apart stays (release_req in guest_lbr's KVM)
+    g8 = graph("v8", 1, 2, 1)
+    v8 = choose_view(g8, "kvm")
+    assert "release_req" in [v.name for v in v8.control] and not v8.hidden
+
+
+def test_the_projection_of_a_counterexample_reads_its_property_and_marks_the_violation():
+    from lbrspec.diagrams.projection import property_terms
+    from lbrspec.explicit.explain import explain
+    from lbrspec.explicit.instance import Instance
+
+    m = model("v7-write-path")
+    trace = explored("v7-write-path").violation.trace
+    inv = next(i for i in m.invariants if i.name == trace.violation)
+    inst = Instance(m, trace.sizes)
+    ex = explain(inv.body, inst, inst.encode(trace.states[-1]))
+    terms = property_terms(inv.body, ex.bindings)
+    assert "pc[v0]" in terms and any(t.startswith("owns(v0") for t in terms)
+    from lbrspec.explicit.explore import explore
+
+    g = StateGraph(explore(Instance(m, {"vCPU": 1, "pCPU": 2, "host_user": 1}), keep_graph=True,
+                           stop_at_violation=False, check_deadlock=False))
+    bad = [1 - x for x in g.values(inv.body)]
+    p = project(g, terms, 16, highlight=bad, highlight_text="violate")
+    parsed = [parse_term(g.instance, t) for t in terms]
+    lit = {n.id for n in p.diagram.nodes if n.highlight}
+    assert lit
+    from lbrspec.trace.text import fmt_value
+
+    def line(t, s):
+        v = t.expr.dom.decode(int(evaluate(t.expr, g.instance, g.state(s), t.env)), g.instance.sizes)
+        return (t.text if v else f"not {t.text}") if isinstance(v, bool) else f"{t.text}={fmt_value(v)}"
+
+    holds_bad: dict[tuple, bool] = {}
+    for s in range(g.n):
+        key = tuple(line(t, s) for t in parsed)
+        holds_bad[key] = holds_bad.get(key, False) or bool(bad[s])
+    assert {tuple(n.lines) for n in p.diagram.nodes} == set(holds_bad)
+    for n in p.diagram.nodes:
+        assert (n.id in lit) == holds_bad[tuple(n.lines)], n.lines
+    text = mermaid.state_diagram(p.diagram)
+    assert "classDef highlighted" in text and all(f"class {x} highlighted" in text for x in lit)
+    assert "fillcolor=\"#f8d0d0\"" in dot.state_diagram(p.diagram)
+
+
+def test_the_composition_has_one_line_per_pair_of_actors():
+    from lbrspec.docgen.generate import _composition_dot, _composition_mermaid, composition
+
+    m = model("v8")
+    actors, links = composition(m)
+    assert sorted(x for _g, _n, xs in actors for x in xs) == sorted(x.name for x in m.machines)
+    pairs = [(lk.a, lk.b) for lk in links]
+    assert len(pairs) == len(set(pairs)) and len(links) < sum(len(x.reads) for x in m.machines)
+    of = {x: g for g, _n, xs in actors for x in xs}
+    for lk in links:
+        for name in lk.steps:
+            act = next(a for a in m.actions if a.name == name)
+            assert {lk.a, lk.b} <= {of[p.transition.machine.name] for p in act.parts}
+    assert _composition_dot(m).count(" -- ") == len(links)
+    assert _composition_mermaid(m).count(" ---|") == len(links)

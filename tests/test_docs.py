@@ -14,7 +14,8 @@ pytestmark = pytest.mark.long
 from lbrspec.cli import main
 from lbrspec.docgen import apply, is_generated, plan
 from lbrspec.docgen import generate as gen
-from lbrspec.docgen.markdown import MARKER_MD
+from lbrspec.docgen.markdown import MARKER_MD, cell, code
+from lbrspec.lang.pretty import show
 from lbrspec.errors import InputError
 from lbrspec_models.guest_lbr import LIVENESS_VARIANTS, VARIANTS
 
@@ -154,3 +155,37 @@ def test_docs_check_exits_1_and_names_stale_files(generated, tmp_path, monkeypat
     assert main(["docs", "--dir", str(d), "--quiet"]) == 0
     assert main(["docs", "--check", "--dir", str(d), "--quiet"]) == 0
     assert (d / "architecture.md").read_text() == "# hand-written\n" and not (d / "old.md").exists()
+
+
+def test_the_catalogue_gives_each_property_its_formula(generated):
+    facts, files = generated
+    cat = files["properties.md"]
+    for inv in facts.model.invariants:
+        row = next(line for line in cat.splitlines() if line.startswith(f"| `{inv.name}` |"))
+        assert cell(code(gen.formula(inv))) in row
+    for g in facts.model.goals:
+        row = next(line for line in cat.splitlines() if line.startswith(f"| `{g.name}` |"))
+        assert cell(code(show(g.body))) in row
+
+
+def test_each_gallery_projection_exists_and_highlights_the_violation(generated):
+    facts, files = generated
+    drawn = {name: vf for name, vf in facts.variants.items() if vf.projection is not None}
+    assert "v7-write-path" in drawn
+    for name, vf in drawn.items():
+        page = files[f"gallery/{name}.md"]
+        assert "## Projection on what the property reads" in page and f"gallery/{name}-projection.dot" in files
+        for t in vf.projection.terms:
+            assert f"`{t}`" in page
+        lit = [n for n in vf.projection.diagram.nodes if n.highlight]
+        for n in lit:
+            assert f"class {n.id} highlighted" in page and "violate" in n.note
+    v7 = drawn["v7-write-path"].projection
+    (bad,) = [n for n in v7.diagram.nodes if n.highlight]
+    assert "pc[v0]=ACCESS" in bad.lines and any(x.startswith("not owns(v0") for x in bad.lines)
+
+
+def test_the_v7_gallery_page_shows_the_race_window(generated):
+    _, files = generated
+    page = files["gallery/v7-write-path.md"]
+    assert "rect rgba(255, 120, 120" in page and "I-)K: " in page and "false conjunct: " in page

@@ -1,7 +1,8 @@
 """Graphviz DOT for lbrspec's figures, and SVG through Graphviz's ``dot`` when it is installed.
 
 State diagrams are ordinary digraphs (rounded boxes, a black dot pointing at each initial
-node).  A sequence diagram is laid out as a grid: one column of invisible points per lane, one
+node); a step that stays in a node is listed inside it after ``↻`` rather than drawn as a loop,
+whose label Graphviz would place over the edges arriving at the node.  A sequence diagram is laid out as a grid: one column of invisible points per lane, one
 row per message or note, dashed lifelines down each column, and each message a horizontal edge
 inside its row.  A window is a tinted cluster around its rows (red for a race, green where it is
 guarded) labelled at its top; an interrupt is a bold red arrow into the lane it preempts, whose
@@ -41,8 +42,12 @@ def state_diagram(d: StateDiagram) -> str:
         f"  node [shape=box, style=rounded, fontname={_q(FONT)}, fontsize=10];",
         f"  edge [fontname={_q(FONT)}, fontsize=9];",
     ]
+    # a step that stays in a node is written inside it (↻), not drawn as a loop whose label would overlap
+    # the edges arriving there
+    loops = {e.src: e.labels for e in d.edges if e.src == e.dst}
     for n in d.nodes:
-        label = "\n".join(n.lines + ([n.note] if n.note else []))
+        stay = ["↻ " + "\n   ".join(lab.split("\n")) for lab in loops.get(n.id, [])]
+        label = "\n".join(n.lines + ([n.note] if n.note else []) + stay)
         extra = ", style=\"rounded,filled,bold\", fillcolor=\"#f8d0d0\", color=\"#c9302c\"" if n.highlight else ""
         out.append(f"  {n.id} [label={_q(label)}{extra}];")
     for n in d.nodes:
@@ -50,7 +55,8 @@ def state_diagram(d: StateDiagram) -> str:
             out.append(f"  init_{n.id} [shape=point, width=0.12, label=\"\"];")
             out.append(f"  init_{n.id} -> {n.id};")
     for e in d.edges:
-        out.append(f"  {e.src} -> {e.dst} [label={_q(chr(10).join(e.labels))}];")
+        if e.src != e.dst:
+            out.append(f"  {e.src} -> {e.dst} [label={_q(chr(10).join(e.labels))}];")
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -349,6 +349,8 @@ def _overview(f: Facts) -> str:
           "developer can take, each with its kernel functions and commit.")] if src.reproducers() is not None else []) + [
         "- Machines: " + ", ".join(f"[{x.name}](machines/{x.name}.md)" for x in m.machines) + ".",
     ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written).",
+          "- [Pictures before and after](pictures.md): how the sequence, machine and composition diagrams show the "
+          "race (hand-written).",
           "- [Writing a model](language.md): a guide to the model language (hand-written)."] if project else []))
     sorts = table(["sort", "elements", "default size", "what it is"],
                   [(s.name, f"{s.prefix}0, {s.prefix}1, ...", m.default_sizes.get(s.name, ""), s.doc) for s in m.sorts])
