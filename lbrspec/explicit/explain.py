@@ -43,6 +43,7 @@ class Step:
     text: str
     value: bool
     why: str
+    raw: str = ""  # the same sub-formula as written, bound names not replaced
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,16 @@ class Explanation:
         """The deciding conjunct: the last step's text."""
         return self.steps[-1].text
 
+    def anchor(self) -> tuple[int, int] | None:
+        """Where the formula, as written, shows the deepest step of the chain that it contains
+        (a definition's body is not in the formula; its application is): ``(start, end)``
+        character offsets in :attr:`formula`, or None."""
+        for s in reversed(self.steps[1:]):
+            at = self.formula.find(s.raw) if s.raw else -1
+            if at >= 0:
+                return at, at + len(s.raw)
+        return None
+
     def as_dict(self) -> dict[str, object]:
         return {
             "formula": self.formula,
@@ -65,6 +76,7 @@ class Explanation:
             "conjunct": self.conjunct,
             "bindings": [list(b) for b in self.bindings],
             "premises": list(self.premises),
+            "anchor": list(a) if (a := self.anchor()) else None,
             "steps": [{"text": s.text, "value": s.value, "why": s.why} for s in self.steps],
         }
 
@@ -94,8 +106,9 @@ def explain(e: Expr, inst: Instance, state: Sequence[int], env: Mapping[Local, i
         return bool(evaluate(x, inst, state, env))
 
     value = val(e)
-    steps = [Step(text(e), value, "the formula")]
+    steps = [Step(text(e), value, "the formula", show(e))]
     cur, want = e, value
+    opened = False  # inside a definition's body: no longer text of the formula itself
     while len(steps) < max_steps:
         nxt: Expr | None = None
         why = ""
@@ -130,9 +143,10 @@ def explain(e: Expr, inst: Instance, state: Sequence[int], env: Mapping[Local, i
                 env[p] = code
                 shown[p] = Local(_value_text(p.dom, code, inst), p.dom)
             nxt = cur.defn.body
+            opened = True
             why = f"by the definition of {cur.defn.name}"
         if nxt is None:
             break
         cur = nxt
-        steps.append(Step(text(cur), want, why))
+        steps.append(Step(text(cur), want, why, show(cur) if not opened else ""))
     return Explanation(show(e), value, tuple(steps), tuple(bindings), tuple(premises))
