@@ -62,10 +62,11 @@ BUILTINS = ("first", "last", "next", "prev")
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
+  | (?P<bad><->|==|&&|\|\||->)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<int>[0-9]+)
   | (?P<op>=>|!=|<=|>=|\.\.|[=<>()\[\],:.+\-*%])
-  | (?P<bad>==|&&|\|\||->|<->|[!&|~^/])
+  | (?P<bad1>[!&|~^/])
 """, re.VERBOSE)
 
 _HINTS = {
@@ -255,7 +256,7 @@ class _Parser:
             if m is None:
                 raise self.error(pos, f"unexpected character {text[pos]!r}")
             kind = m.lastgroup
-            if kind == "bad":
+            if kind in ("bad", "bad1"):
                 raise self.error(pos, f"unexpected {m.group()!r}: {_HINTS[m.group()]}")
             if kind != "ws":
                 toks.append(_Tok(kind, m.group(), pos))  # type: ignore[arg-type]
@@ -478,6 +479,8 @@ class _Parser:
                 raise self.error(t.pos, f"expected a tag after 'is', got {self.describe(t)}")
             self.take()
             x = self.resolve(a, None)
+            if not isinstance(x.dom, UnionDomain):
+                raise self.error(pos, f"'is' tests the tag of a union value, got a value of {x.dom.name}")
             if isinstance(x.dom, UnionDomain) and t.text not in x.dom.consts + tuple(c for c, _ in x.dom.ctors):
                 tags = list(x.dom.consts) + [c for c, _ in x.dom.ctors]
                 raise self.error(t.pos, f"{t.text!r} is not a tag of {x.dom.name} ({', '.join(tags)})"
