@@ -491,7 +491,7 @@ class _Parser:
     def primary(self) -> _Item:
         t = self.tok
         if t.kind == "int" or (self.at("-") and self.peek().kind == "int"):
-            value, pos = self.integer()
+            value, _ = self.integer()
             return Lit(RangeDomain(value, value), value)
         if self.at("-"):
             raise self.error(t.pos, "a minus sign in front of a value is only allowed before an integer: write '0 - x'")
