@@ -78,6 +78,7 @@ _HINTS = {
 }
 
 _CMP_OPS = ("=", "!=", "<", "<=", ">", ">=")
+_BINARY = {"=>": 1, "or": 2, "and": 3, **{c: 5 for c in _CMP_OPS}, "+": 6, "-": 6, "*": 7, "%": 7}
 
 
 @dataclass(frozen=True)
@@ -389,58 +390,52 @@ class _Parser:
     def expr(self) -> _Item:
         self.enter(self.tok.pos)
         try:
-            return self.implies()
+            return self.climb(0)
         finally:
             self.depth -= 1
 
-    def implies(self) -> _Item:
-        a = self.or_()
-        if self.at("=>"):
+    def climb(self, min_prec: int) -> _Item:
+        """Precedence climbing over the binary operators (few stack frames per nesting level):
+        ``=>`` 1 (right-associative), ``or`` 2, ``and`` 3, ``not`` 4 (prefix), comparisons 5
+        (not associative), ``+ -`` 6, ``* %`` 7 (left-associative)."""
+        if self.at("not") and min_prec <= 4:
             pos = self.take().pos
             self.enter(pos)
             try:
-                b = self.implies()
+                arg = self.climb(4)
             finally:
                 self.depth -= 1
-            return self.build(pos, Implies, self.boolean(a, pos, "'=>'"), self.boolean(b, pos, "'=>'"))
-        return a
+            left: _Item = self.build(pos, Not, self.boolean(arg, pos, "'not'"))
+        else:
+            left = self.postfix()
+        while True:
+            t = self.tok
+            prec = _BINARY.get(t.text) if t.kind in ("op", "ident") else None
+            if prec is None or prec < min_prec:
+                return left
+            op = self.take()
+            if op.text == "=>":
+                self.enter(op.pos)
+                try:
+                    right = self.climb(1)
+                finally:
+                    self.depth -= 1
+                left = self.build(op.pos, Implies, self.boolean(left, op.pos, "'=>'"), self.boolean(right, op.pos, "'=>'"))
+            elif op.text in ("or", "and"):
+                a = self.boolean(left, op.pos, f"'{op.text}'")
+                b = self.boolean(self.climb(prec + 1), op.pos, f"'{op.text}'")
+                left = self.build(op.pos, Or if op.text == "or" else And, a, b)
+            elif prec == 5:
+                left = self.comparison(op, left, self.climb(6))
+                if self.at(*_CMP_OPS):
+                    raise self.error(self.tok.pos, f"'{op.text}' and '{self.tok.text}' chained: add parentheses")
+            else:
+                x, y = self.pair(left, self.climb(prec + 1))
+                if op.text == "*" and isinstance(x, Lit) and not isinstance(y, Lit):
+                    x, y = y, x  # 3 * n is n * 3
+                left = self.build(op.pos, Arith, op.text, x, y)
 
-    def _chain(self, word: str, sub: Callable[[], _Item], node: type) -> _Item:
-        first = sub()
-        if not self.at(word):
-            return first
-        pos = self.tok.pos
-        args = [self.boolean(first, pos, f"'{word}'")]
-        while self.at(word):
-            p = self.take().pos
-            args.append(self.boolean(sub(), p, f"'{word}'"))
-        return self.build(pos, node, *args)
-
-    def or_(self) -> _Item:
-        return self._chain("or", self.and_, Or)
-
-    def and_(self) -> _Item:
-        return self._chain("and", self.not_, And)
-
-    def not_(self) -> _Item:
-        if self.at("not"):
-            pos = self.take().pos
-            self.enter(pos)
-            try:
-                arg = self.not_()
-            finally:
-                self.depth -= 1
-            return self.build(pos, Not, self.boolean(arg, pos, "'not'"))
-        return self.compare()
-
-    def compare(self) -> _Item:
-        a = self.arith()
-        if not self.at(*_CMP_OPS):
-            return a
-        op = self.take()
-        b = self.arith()
-        if self.at(*_CMP_OPS):
-            raise self.error(self.tok.pos, f"'{op.text}' and '{self.tok.text}' chained: add parentheses")
+    def comparison(self, op: _Tok, a: _Item, b: _Item) -> Expr:
         x, y = self.pair(a, b)
         if op.text == "=":
             return self.build(op.pos, Eq, x, y)
@@ -449,26 +444,6 @@ class _Parser:
         if op.text in ("<", "<="):
             return self.build(op.pos, Cmp, op.text, x, y)
         return self.build(op.pos, Cmp, "<" if op.text == ">" else "<=", y, x)
-
-    def arith(self) -> _Item:
-        a = self.term()
-        while self.at("+", "-"):
-            op = self.take()
-            b = self.term()
-            x, y = self.pair(a, b)
-            a = self.build(op.pos, Arith, op.text, x, y)
-        return a
-
-    def term(self) -> _Item:
-        a = self.postfix()
-        while self.at("*", "%"):
-            op = self.take()
-            b = self.postfix()
-            x, y = self.pair(a, b)
-            if op.text == "*" and isinstance(x, Lit) and not isinstance(y, Lit):
-                x, y = y, x  # 3 * n is n * 3
-            a = self.build(op.pos, Arith, op.text, x, y)
-        return a
 
     def postfix(self) -> _Item:
         a = self.primary()
@@ -567,19 +542,15 @@ class _Parser:
     def args(self, open_: str, close: str, owner: str) -> list[_Item]:
         opened = self.take()
         items: list[_Item] = []
-        self.enter(opened.pos)
-        try:
-            if not self.at(close):
+        if not self.at(close):
+            items.append(self.expr())
+            while self.at(","):
+                self.take()
                 items.append(self.expr())
-                while self.at(","):
-                    self.take()
-                    items.append(self.expr())
-            if not self.at(close):
-                raise self.error(self.tok.pos, f"expected ',' or '{close}' to close the '{open_}' of {owner} "
-                                 f"at column {opened.pos + 1}, got {self.describe(self.tok)}")
-            self.take()
-        finally:
-            self.depth -= 1
+        if not self.at(close):
+            raise self.error(self.tok.pos, f"expected ',' or '{close}' to close the '{open_}' of {owner} "
+                             f"at column {opened.pos + 1}, got {self.describe(self.tok)}")
+        self.take()
         return items
 
     def name(self) -> _Item:
