@@ -264,3 +264,21 @@ def test_fuzz_any_text_is_an_expression_or_an_input_error(tokens):
             assert "\n" not in str(err)
         else:
             assert show(parse_expr(show(e), lbr, expect_bool=expect_bool)) == show(e)
+
+
+def test_the_deepest_text_allowed_leaves_room_on_the_stack(lbr):
+    """At the depth limit the parser uses a few hundred frames at most, so a caller already
+    400 frames deep (a web server's handler) still gets an expression, not a RecursionError."""
+    d = MAX_DEPTH - 1
+    texts = ["(" * d + "cap" + ")" * d, "not " * d + "cap", "cap => " * d + "cap",
+             "cpu[" * (d - 1) + "v0" + "]" * (d - 1) + " = p0", "exists v: vCPU. " * d + "cap",
+             "if cap then " * d + "cap" + " else cap" * d]
+
+    def at_depth(n, text):
+        return at_depth(n - 1, text) if n else parse_expr(text, lbr, max_length=100_000, expect_bool=False)
+
+    for text in texts:
+        try:
+            at_depth(400, text)
+        except InputError as e:  # cpu[cpu[...]]: well nested, ill typed
+            assert "must be of sort vCPU, got pCPU" in str(e)
