@@ -155,10 +155,61 @@ def test_itf_of_another_model_or_size_is_refused_with_the_reason():
         _session().load_itf([1, 2, 3])
 
 
-def test_counterexample_of_a_design_that_holds_is_refused():
+def test_unknown_variant_and_unviolated_property_are_refused():
     s = _session("v8")
-    with pytest.raises(InputError, match="holds|no counterexample"):
-        s.load_counterexample("v8", None) if False else s.load_counterexample("no-such") 
+    with pytest.raises(InputError, match="no variant 'no-such'"):
+        s.load_counterexample("no-such")
+    with pytest.raises(InputError, match="single_owner is not violated"):
+        s.load_counterexample("v7-write-path", "single_owner")
+
+
+def _with_capability(s: Session) -> Session:
+    """Start from the first initial state where the guest has the LBR capability."""
+    inst = s.design.inst
+    k = next(i for i in range(inst.initial_count()) if inst.decode(inst.initial_state(i))["cap"] is True)
+    s.reset(k)
+    assert s.view()["initial"]["index"] == k
+    return s
+
+
+def test_query_extends_the_path_by_a_shortest_path_to_a_state_where_it_holds():
+    s = _with_capability(_session())
+    s.query("pc[v0] = ACCESS")
+    v = s.view()
+    # KVM reaches its access after: scheduled in, VM-entry, the intercepted access, the check
+    assert v["length"] == 4 and "query" in v["message"]
+    assert v["steps"][-1].startswith("kvm_lbr_check(")
+    from lbrspec.lang.parse import parse_expr
+    e = parse_expr("pc[v0] = ACCESS", s.design.model)
+    assert holds(e, s.design.inst, s.state)
+    assert not any(holds(e, s.design.inst, st) for st in s.path.states[:-1])
+    # from there, on: the path grows from the cursor
+    s.query("pc[v1] = WARNED and pc[v0] = ACCESS")
+    assert s.view()["length"] > 4
+    n = s.view()["length"]
+    s.query("cap or not cap")
+    assert s.view()["length"] == n and "already holds" in s.view()["message"]
+
+
+def test_query_errors_are_one_line_and_nothing_is_evaluated_as_python():
+    s = _session()
+    for text, msg in (("pc[v0] = ", "query"), ("__import__('os').system('true')", "query"),
+                      ("pc = ACCESS", "index"), ("pc[v7] = IDLE", "v7")):
+        with pytest.raises(InputError, match=msg) as e:
+            s.query(text)
+        assert "\n" not in str(e.value)
+    assert s.view()["length"] == 0
+
+
+def test_query_that_no_state_satisfies_says_so_or_says_undetermined():
+    s = _session()
+    # without the capability KVM never gets to an access: the search covers everything
+    assert s.view()["invariants"] and s.design.inst.decode(s.state)["cap"] is False
+    with pytest.raises(InputError, match="no state reachable from here satisfies it"):
+        s.query("pc[v0] = ACCESS")
+    s = _with_capability(_session())
+    with pytest.raises(InputError, match="undetermined"):
+        s.query("ev_counter[v0] != NA", max_states=2000)
 
 
 def test_control_variables_are_chosen_from_the_model():

@@ -44,6 +44,7 @@ class Step:
     value: bool
     why: str
     raw: str = ""  # the same sub-formula as written, bound names not replaced
+    span: tuple[int, int] | None = None  # where the formula, as written, shows it
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,8 @@ class Explanation:
         (a definition's body is not in the formula; its application is): ``(start, end)``
         character offsets in :attr:`formula`, or None."""
         for s in reversed(self.steps[1:]):
-            at = self.formula.find(s.raw) if s.raw else -1
-            if at >= 0:
-                return at, at + len(s.raw)
+            if s.span is not None:
+                return s.span
         return None
 
     def as_dict(self) -> dict[str, object]:
@@ -106,7 +106,26 @@ def explain(e: Expr, inst: Instance, state: Sequence[int], env: Mapping[Local, i
         return bool(evaluate(x, inst, state, env))
 
     value = val(e)
-    steps = [Step(text(e), value, "the formula", show(e))]
+    formula = show(e)
+    steps = [Step(text(e), value, "the formula", formula, (0, len(formula)))]
+    span: tuple[int, int] | None = (0, len(formula))
+
+    def child_span(parent: Expr, child: Expr) -> tuple[int, int] | None:
+        """Where ``child`` (a child of ``parent``) is shown inside ``parent``'s span: each
+        earlier sibling is found first, left to right, so a repeated text is told apart."""
+        if span is None or opened:
+            return None
+        pos, end = span
+        for k in parent.children():
+            t = show(k)
+            at = formula.find(t, pos, end)
+            if at < 0:
+                return None
+            if k is child:
+                return at, at + len(t)
+            pos = at + len(t)
+        return None
+
     cur, want = e, value
     opened = False  # inside a definition's body: no longer text of the formula itself
     while len(steps) < max_steps:
@@ -147,6 +166,7 @@ def explain(e: Expr, inst: Instance, state: Sequence[int], env: Mapping[Local, i
             why = f"by the definition of {cur.defn.name}"
         if nxt is None:
             break
+        span = None if isinstance(cur, Apply) else child_span(cur, nxt)
         cur = nxt
-        steps.append(Step(text(cur), want, why, show(cur) if not opened else ""))
-    return Explanation(show(e), value, tuple(steps), tuple(bindings), tuple(premises))
+        steps.append(Step(text(cur), want, why, show(cur) if not opened else "", span))
+    return Explanation(formula, value, tuple(steps), tuple(bindings), tuple(premises))

@@ -107,6 +107,17 @@ class Session:
         """(action instance index of the compiled design, successor) for every enabled step."""
         return list(self.design.comp.successors(self.state))
 
+    def _initial_index(self) -> int | None:
+        """The position of the path's first state among the initial states (None: not initial)."""
+        first = self.path.states[0]
+        inst = self.design.inst
+        if not inst.is_initial(first):
+            return None
+        n = inst.initial_count()
+        if n <= 4096:
+            return next((i for i in range(n) if inst.initial_state(i) == first), None)
+        return None
+
     def _step_text(self, aid: int) -> tuple[str, dict[str, str]]:
         ai = self.design.comp.actions[aid]
         params = self.design.inst.decode_params(ai.action, ai.params)
@@ -154,6 +165,7 @@ class Session:
                 "sizes": inst.sizes_by_name(), "describe": inst.describe(),
                 "source": p.source, "violation": p.violation, "loop": p.loop,
                 "cursor": p.cursor, "length": len(p.states) - 1, "steps": steps,
+                "initial": {"count": inst.initial_count(), "index": self._initial_index()},
                 "machines": [{"name": m, "vars": vs} for m, vs in machines.items() if vs],
                 "enabled": enabled, "invariants": invariants,
                 "control": control_views(model, inst, cur, prev),
@@ -353,11 +365,12 @@ class Session:
 
         with self.lock:
             d = self.design
-            expr = parse_expr(text, d.model)
+            expr = parse_expr(text, d.model, sizes=d.inst.sizes_by_name(), max_length=4000)
+            said = " ".join(text.split())  # the user's own words (parsing names v0 first(vCPU))
             start = self.state
             t0 = time.perf_counter()
             if holds(expr, d.inst, start):
-                self.message = f"query: {show(expr)} already holds here"
+                self.message = f"query: {said} already holds here"
                 return
             parent: dict[State, tuple[State, int] | None] = {start: None}
             todo = deque([start])
@@ -381,9 +394,9 @@ class Session:
                     break
             if found is None:
                 if stopped:
-                    raise InputError(f"query {show(expr)}: undetermined: no such state found before the search "
+                    raise InputError(f"query {said}: undetermined: no such state found before the search "
                                      f"stopped ({stopped})")
-                raise InputError(f"query {show(expr)}: no state reachable from here satisfies it "
+                raise InputError(f"query {said}: no state reachable from here satisfies it "
                                  f"({len(parent):,} states searched, all of them)")
             chain: list[tuple[int, State]] = []
             s = found
@@ -396,7 +409,7 @@ class Session:
                 self._append(aid, nxt, keep_source=True)
             p = self.path
             p.source = f"{p.source}, then a query" if "query" not in p.source else p.source
-            self.message = (f"query: {show(expr)} holds after {len(chain)} more steps "
+            self.message = (f"query: {said} holds after {len(chain)} more steps "
                             f"(shortest; {len(parent):,} states searched)")
 
     # -- export ---------------------------------------------------------------------------------------------

@@ -62,6 +62,9 @@ function render(v) {
   $("source").textContent = v.source + (v.loop !== null ? ` (a lasso: the last state is state ${v.loop} again)` : "");
   if (v.message) say(v.message, false);
   $("cursor").textContent = `${v.cursor} of ${v.length}`;
+  $("initial-count").textContent = `${v.initial.count.toLocaleString()} (0 to ${v.initial.count - 1})`;
+  $("initial").max = v.initial.count - 1;
+  if (v.initial.index !== null) $("initial").value = v.initial.index;
   renderVariants(v);
   renderPath(v);
   renderEnabled(v);
@@ -262,7 +265,7 @@ function renderSequence(v) {
 
 // -- wiring ----------------------------------------------------------------------------------------------
 function wire() {
-  $("reset").onclick = () => call("reset", {});
+  $("reset").onclick = () => call("reset", {initial: Number($("initial").value) || 0});
   $("back").onclick = () => call("back", {});
   $("forward").onclick = () => call("forward", {});
   $("walk").onclick = () => call("random", {steps: Number($("walk-steps").value) || 20});
