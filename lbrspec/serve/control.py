@@ -32,6 +32,9 @@ from ..lang.pretty import show
 from ..lang.spec import Model
 from ..trace.text import fmt_value
 
+#: The longest edge label drawn (the whole label is the edge's tooltip).
+LABEL_WIDTH = 34
+
 
 def control_var(model: Model, machine: str) -> Var | None:
     vs = [v for v in model.vars if v.machine == machine and not getattr(v, "ghost", False)]
@@ -96,8 +99,9 @@ def _targets(v: Var, e: Expr, cond: str = "") -> list[tuple[str, str]]:
         return [(name, cond)]
     if isinstance(e, Ite):
         c = show(e.cond)
+        neg = show(e.cond.arg) if isinstance(e.cond, Not) else f"not ({c})"
         pre = f"{cond}, " if cond else ""
-        return _targets(v, e.then, f"{pre}{c}") + _targets(v, e.else_, f"{pre}not ({c})")
+        return _targets(v, e.then, f"{pre}{c}") + _targets(v, e.else_, f"{pre}{neg}")
     return [("?", cond)]
 
 
@@ -144,7 +148,7 @@ def _compute(model: Model, machine: str) -> dict[str, Any] | None:
 
 
 def _quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + s.replace('"', '\\"') + '"'
 
 
 def _svg(machine: str, var: str, values: list[str], edges: dict[tuple[str, str], list[str]]) -> str | None:
@@ -158,8 +162,11 @@ def _svg(machine: str, var: str, values: list[str], edges: dict[tuple[str, str],
     for i, val in enumerate(values):
         lines.append(f"  n{i} [id={_quote('cs-' + machine + '-' + str(i))}, label={_quote(val)}];")
     for (a, b), ls in edges.items():
-        lab = "\\n".join(x.replace('"', "'") for x in ls[:4]) + ("\\n…" if len(ls) > 4 else "")
-        lines.append(f"  n{values.index(a)} -> n{values.index(b)} [label=\"{lab}\"];")
+        # short labels on the picture (a branch's condition cut at LABEL_WIDTH), all of it on hover
+        short = [x if len(x) <= LABEL_WIDTH else x[:LABEL_WIDTH - 1].rstrip() + "…]" for x in ls[:4]]
+        lab = "\\n".join(short) + ("\\n…" if len(ls) > 4 else "")
+        lines.append(f"  n{values.index(a)} -> n{values.index(b)} [label={_quote(lab)}, "
+                     f"tooltip={_quote(chr(10).join(ls))}];")
     lines.append("}")
     try:
         out = subprocess.run([dot, "-Tsvg"], input="\n".join(lines), capture_output=True, text=True, timeout=20)
