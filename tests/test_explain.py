@@ -19,6 +19,7 @@ def _counterexample(variant: str):
     return inst, model, res
 
 
+@pytest.mark.long
 def test_v7_write_path_ends_at_the_event_that_is_no_longer_active():
     inst, model, res = _counterexample("v7-write-path")
     v = res.violation_of("no_kvm_access_after_reclaim")
@@ -60,6 +61,7 @@ def test_every_counterexample_is_explained_down_to_a_false_atom(variant):
         assert len(ex.steps) >= 2
 
 
+@pytest.mark.long
 def test_the_anchor_is_the_occurrence_the_chain_went_through_not_the_first_equal_text():
     inst, model, res = _counterexample("v7-write-path")
     v = res.violation_of("no_kvm_access_after_reclaim")

@@ -42,6 +42,21 @@ def _session(variant: str | None = None) -> Session:
     return Session(_source(), variant, {})
 
 
+@functools.lru_cache(maxsize=None)
+def _explored() -> Session:
+    """One session whose v7-write-path counterexamples are found once (loading one again is then
+    instant): the tests below start from it with load_counterexample, which resets the path."""
+    s = Session(_source(), None, {"vCPU": 1, "pCPU": 1})  # the race needs one of each: quick to find
+    s.load_counterexample("v7-write-path")
+    return s
+
+
+def _v7() -> Session:
+    s = _explored()
+    s.load_counterexample("v7-write-path")
+    return s
+
+
 # -- the session ------------------------------------------------------------------------------------
 def test_initial_view_lists_the_enabled_steps_the_compiled_model_has():
     s = _session()
@@ -54,8 +69,9 @@ def test_initial_view_lists_the_enabled_steps_the_compiled_model_has():
     assert {"kvm", "vcpu_event", "host", "lbr_hw"} <= names
 
 
+@pytest.mark.long
 def test_v7_write_path_counterexample_is_the_checkers_and_ends_false_at_the_marked_conjunct():
-    s = _session()
+    s = _session()  # the default sizes, as `lbrspec check --variant v7-write-path` runs it
     s.load_counterexample("v7-write-path")
     want = checked_all("v7-write-path").violation_of("no_kvm_access_after_reclaim").trace
     v = s.view()
@@ -121,8 +137,7 @@ def test_random_walks_are_seeded_and_stop_at_a_violation():
 
 
 def test_export_replays_and_loads_back():
-    s = _session()
-    s.load_counterexample("v7-write-path")
+    s = _v7()
     s.goto(6)
     s.take(s.view()["enabled"][0]["id"])
     obj = s.export_itf()
@@ -130,33 +145,30 @@ def test_export_replays_and_loads_back():
     assert len(tr) == 7 and tr.variant == "v7-write-path"
     res = replay(s.design.inst, tr)
     assert res.ok
-    t = _session()
+    t = Session(_source(), None, {"vCPU": 1, "pCPU": 1})
     t.load_itf(obj, "path.itf.json")
     assert t.view()["steps"] == s.view()["steps"] and t.view()["variant"] == "v7-write-path"
 
 
 def test_itf_of_another_model_or_size_is_refused_with_the_reason():
-    s = _session()
-    s.load_counterexample("v7-write-path")
+    s = _v7()
     obj = s.export_itf()
     other = json.loads(json.dumps(obj))
     other["#meta"]["model"] = "peterson"
     with pytest.raises(InputError, match="model 'peterson'"):
-        _session().load_itf(other)
-    small = json.loads(json.dumps(obj))
-    small["#meta"]["sizes"] = {"vCPU": 1, "pCPU": 1, "host_user": 1}
+        s.load_itf(other)
     with pytest.raises(InputError, match="sizes are chosen when the server starts"):
-        _session().load_itf(small)
+        _session().load_itf(obj)  # a 1x1 trace, and this session runs 2x2
     broken = json.loads(json.dumps(obj))
     broken["states"][3]["pc"] = broken["states"][0]["pc"]
     with pytest.raises(InputError, match="not a behaviour"):
-        _session().load_itf(broken)
+        s.load_itf(broken)
     with pytest.raises(InputError):
-        _session().load_itf([1, 2, 3])
+        s.load_itf([1, 2, 3])
 
 
 def test_unknown_variant_and_unviolated_property_are_refused():
-    s = _session("v8")
+    s = _v7()
     with pytest.raises(InputError, match="no variant 'no-such'"):
         s.load_counterexample("no-such")
     with pytest.raises(InputError, match="single_owner is not violated"):
@@ -333,3 +345,40 @@ def test_serve_runs_until_sigterm_and_exits_0():
     finally:
         if p.poll() is None:
             p.kill()
+
+
+# -- every shipped model, and a user's own -----------------------------------------------------------
+def _walk_export_replay(source, variant=None):
+    s = Session(source, variant, {})
+    v = s.view()
+    assert v["model"] == s.design.model.name and len(v["invariants"]) == len(s.design.model.invariants)
+    s.random_walk(25, seed=3, stop_at_violation=False)
+    v = s.view()
+    assert v["length"] >= 1 or not v["enabled"]
+    tr = from_itf(json.loads(json.dumps(s.export_itf())))
+    assert replay(s.design.inst, tr).ok
+    assert v["sequence"]["lanes"] and isinstance(v["control"], list)
+    return s
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("name", ["upstream_lbr", "peterson", "dining_philosophers", "tcommit", "twophase",
+                                  "twopc_btm", "lock", "simple_allocator", "teaching_concurrency"])
+def test_every_shipped_model_can_be_explored(name):
+    _walk_export_replay(load_model(name))
+
+
+def test_a_user_model_file_can_be_explored(tmp_path):
+    from test_model_protocol import MUTEX
+
+    f = tmp_path / "mutex.py"
+    f.write_text(MUTEX)
+    source = load_model(str(f))
+    s = _walk_export_replay(source, "no-lock")
+    s.load_counterexample("no-lock")
+    s.goto(s.view()["length"])
+    bad = [i for i in s.view()["invariants"] if not i["value"]]
+    assert [i["name"] for i in bad] == ["mutual_exclusion"] and bad[0]["explanation"]["conjunct"]
+    s.reset()
+    s.query("exists p: proc. true")
+    assert "already holds" in s.view()["message"]
