@@ -382,3 +382,17 @@ def test_a_user_model_file_can_be_explored(tmp_path):
     s.reset()
     s.query("exists p: proc. true")
     assert "already holds" in s.view()["message"]
+
+
+def test_a_lasso_loads_and_forward_goes_round_its_loop():
+    s = Session(_source(), None, {"vCPU": 1, "pCPU": 1})
+    s.load_lasso("never-free")
+    v = s.view()
+    assert v["loop"] is not None and "unused_event_is_freed" in v["source"]
+    n, loop = v["length"], v["loop"]
+    assert s.path.states[n] == s.path.states[loop], "a lasso's last state is its loop state again"
+    s.goto(n)
+    s.forward()
+    assert s.view()["cursor"] == loop
+    with pytest.raises(InputError, match="no liveness property is violated"):
+        s.load_lasso("v8")

@@ -32,7 +32,7 @@ from ..explicit.instance import Instance, State
 from ..lang.pretty import show
 from ..lang.spec import Model
 from ..modelref import ModelModule
-from ..trace import Step, Trace, trace_from_states
+from ..trace import Trace, trace_from_states
 from ..trace.itf import from_itf, to_itf
 from ..trace.text import fmt_value
 from .control import control_views
@@ -205,12 +205,9 @@ class Session:
         ai = self.design.comp.actions[aid]
         del p.states[p.cursor + 1:]
         del p.steps[p.cursor:]
-        if p.loop is not None and p.loop > p.cursor:
-            p.loop = None
-        if p.loop is not None or not keep_source:
-            p.loop = None
-            if not keep_source and p.source != "by hand":
-                p.source = f"{p.source}, then by hand" if "by hand" not in p.source else p.source
+        p.loop = None  # the path no longer ends where a lasso closes
+        if not keep_source and "by hand" not in p.source:
+            p.source = f"{p.source}, then by hand"
         p.states.append(nxt)
         p.steps.append((self.design.model.actions.index(ai.action), ai.params))
         p.cursor += 1
@@ -313,7 +310,11 @@ class Session:
             props = self.source.liveness(d.model)
             if not props:
                 raise InputError(f"model {self.source.name} declares no liveness properties")
-            rep = graph_report(d.inst, analysis=False, liveness=props, max_states=None)
+            rep = graph_report(d.inst, analysis=False, liveness=props, max_states=None,
+                               max_seconds=COUNTEREXAMPLE_MAX_SECONDS)
+            if not rep.complete:
+                raise InputError(f"variant {variant}: the liveness check stopped ({rep.stop_reason}); no lasso is "
+                                 "claimed (undetermined): start the explorer with smaller sizes")
             bad = [r for r in rep.liveness if r.lasso is not None and (prop is None or r.label.startswith(prop))]
             if not bad:
                 raise InputError(f"variant {variant}: no liveness property is violated"
@@ -427,8 +428,6 @@ class Session:
         elif bad:
             violation = bad[0]
         loop = p.loop if (p.loop is not None and n == len(p.states) - 1) else None
-        if loop is None and p.loop is None and violation is None:
-            violation = None
         return trace_from_states(d.inst, p.states[:n + 1], steps, violation=violation, loop=loop)
 
     def export_itf(self) -> dict[str, Any]:
@@ -436,5 +435,3 @@ class Session:
             return to_itf(self.trace(), description=f"lbrspec serve: {self.path.source}")
 
 
-def _unused(_: Step) -> None:  # keep the import for type readers
-    pass
