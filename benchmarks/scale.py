@@ -21,7 +21,8 @@ worker print "n/a (no --workers)" and the others run without the option.
 SPIN section: the same instance through `lbrspec check` (no symmetry: SPIN has none here) and
 through SPIN (``lbrspec.export.spin.run_spin``: ``spin -o2 -a``, ``gcc -O2 -DNOREDUCE -DSAFETY``
 with and without ``-DCOLLAPSE``, ``./pan``), SPIN's depth limit ``-m`` grown after a truncated
-search and then fitted to the depth reached (every attempt is listed).  *verdict s* is time to
+search and then fitted to the depth reached (every attempt is listed).  *depth* is lbrspec's
+breadth-first depth and the depth SPIN's depth-first search reached.  *verdict s* is time to
 verdict (SPIN's generation and compile included), *search s* the exploration alone (the final
 ``./pan`` run), *B/state* the visited set, hash table included (SPIN: its memory for states plus
 its hash table), *peak MiB* lbrspec's process tree and the final ``./pan``'s peak resident
