@@ -187,6 +187,9 @@ def run_spin(
     fitted = False
     while True:
         out, seconds, rss = _run_pan(["./pan", f"-w{hashbits}", f"-m{limit}"], wd, timeout)
+        if not re.search(r"\d+ states, stored", out):
+            last = (out.strip().splitlines() or ["no output"])[-1]
+            raise InputError(f"SPIN's verifier ended without a state count (-m{limit}): {last}")
         reached = int(num(out, r"depth reached (\d+)"))
         truncated = TRUNCATED in out or reached >= limit - 1
         attempts.append(SpinAttempt(limit, reached, int(num(out, r"(\d+) states, stored")), truncated, seconds, rss))
