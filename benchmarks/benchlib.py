@@ -42,9 +42,22 @@ def _children(pid: int) -> list[int]:
     for t in tasks:
         try:
             out += [int(c) for c in Path(f"/proc/{pid}/task/{t}/children").read_text().split()]
+        except FileNotFoundError:  # a kernel without /proc/PID/task/TID/children: scan every process
+            return [p for p in _all_pids() if _parent(p) == pid]
         except OSError:
             pass
     return out
+
+
+def _all_pids() -> list[int]:
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
 
 
 def _memory(pid: int) -> int:
