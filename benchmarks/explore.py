@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from lbrspec.explicit.compile import compile_instance
 from lbrspec.explicit.explore import explore
@@ -25,12 +26,8 @@ from lbrspec.explicit.vexplore import explore_vector
 from lbrspec.explicit.instance import Instance
 from lbrspec_models.guest_lbr import build
 
-
-def parse(spec: str) -> dict[str, int]:
-    parts = [int(x) for x in spec.lower().split("x")]
-    if len(parts) not in (2, 3) or min(parts) < 1:
-        raise SystemExit(f"bad instance {spec!r}: write VxP or VxPxH, e.g. 2x2")
-    return {"vCPU": parts[0], "pCPU": parts[1], "host_user": parts[2] if len(parts) == 3 else 1}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import parse
 
 
 def main() -> None:

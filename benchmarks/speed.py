@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from lbrspec.explicit.instance import Instance
 from lbrspec.explicit.vcompile import compile_vector
@@ -31,12 +31,8 @@ from lbrspec.explicit.vexplore import explore_vector, rss_bytes
 from lbrspec.export.spin import run_spin, spin_available
 from lbrspec_models.guest_lbr import build
 
-
-def parse(spec: str) -> dict[str, int]:
-    parts = [int(x) for x in spec.lower().split("x")]
-    if len(parts) not in (2, 3) or min(parts) < 1:
-        raise SystemExit(f"bad instance {spec!r}: write VxP or VxPxH, e.g. 3x2")
-    return {"vCPU": parts[0], "pCPU": parts[1], "host_user": parts[2] if len(parts) == 3 else 1}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import parse
 
 
 def lbrspec_run(inst: Instance, symmetry: bool, budget: float | None):
@@ -62,9 +58,8 @@ def spin_table(instances: list[str], as_json: bool) -> None:
         explore_s = r.seconds
         l_rate = r.states / explore_s
         with tempfile.TemporaryDirectory() as wd:
-            s = run_spin(inst, wd, expected_states=r.states)
-        m = re.search(r"([\d.]+)\s+actual memory usage for states", s.output)
-        spin_bytes = float(m.group(1)) * 2**20 / s.states if m else float("nan")
+            s = run_spin(inst, wd, expected_states=r.states, fit=True)  # -m fitted to the depth reached
+        spin_bytes = s.states_mb * 2**20 / s.states if s.states_mb else float("nan")
         s_rate = s.states / s.run_seconds
         row = {
             "instance": spec, "states_lbrspec": r.states, "states_spin": s.states,

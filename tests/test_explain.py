@@ -19,6 +19,7 @@ def _counterexample(variant: str):
     return inst, model, res
 
 
+@pytest.mark.long
 def test_v7_write_path_ends_at_the_event_that_is_no_longer_active():
     inst, model, res = _counterexample("v7-write-path")
     v = res.violation_of("no_kvm_access_after_reclaim")
@@ -58,3 +59,17 @@ def test_every_counterexample_is_explained_down_to_a_false_atom(variant):
         # once the bound values are put in, and the last one is not a conjunction or a forall
         assert not ex.conjunct.startswith("forall ")
         assert len(ex.steps) >= 2
+
+
+@pytest.mark.long
+def test_the_anchor_is_the_occurrence_the_chain_went_through_not_the_first_equal_text():
+    inst, model, res = _counterexample("v7-write-path")
+    v = res.violation_of("no_kvm_access_after_reclaim")
+    state = inst.encode(v.trace.states[-1])
+    inv = next(i for i in model.invariants if i.name == "guest_sees_only_its_own")
+    ex = explain(inv.body, inst, state)
+    a, b = ex.anchor()
+    marked = ex.formula[a:b]
+    # the same text is in both conjuncts; the second one (the access KVM makes) is false here
+    assert ex.formula.count(marked) == 2 and ex.formula.find(marked) < a
+    assert ex.steps[1].why == "its first false conjunct" and ex.steps[1].span[0] > ex.formula.index(") and (")

@@ -24,6 +24,7 @@ from .listing import list_cmd
 from .replay import replay_cmd
 from .simulate import simulate_cmd
 from .prove import prove_cmd
+from .serve import serve_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -49,6 +50,7 @@ cli.add_command(docs_cmd)
 cli.add_command(bmc_cmd)
 cli.add_command(prove_cmd)
 cli.add_command(compare_cmd)
+cli.add_command(serve_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

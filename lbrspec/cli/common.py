@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import os
@@ -158,6 +159,12 @@ def run_options(*, time_aliases: Sequence[str] = (), quiet: bool = True, output:
                     return f(*args, **kwargs)
                 except KeyboardInterrupt as e:
                     raise Stopped(runctl.stopped_line(run, str(e.args[0]) if e.args else None)) from None
+                except ctypes.ArgumentError as e:
+                    # the grace interrupt landed while ctypes converted an argument (Z3's API
+                    # while a formula is built): ctypes wraps it; it is the same stop
+                    if run.reason is not None and "KeyboardInterrupt" in str(e):
+                        raise Stopped(runctl.stopped_line(run)) from None
+                    raise
                 except (InputError, ModelError) as e:
                     if run.reason is None:
                         raise

@@ -43,6 +43,8 @@ class Step:
     text: str
     value: bool
     why: str
+    raw: str = ""  # the same sub-formula as written, bound names not replaced
+    span: tuple[int, int] | None = None  # where the formula, as written, shows it
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,15 @@ class Explanation:
         """The deciding conjunct: the last step's text."""
         return self.steps[-1].text
 
+    def anchor(self) -> tuple[int, int] | None:
+        """Where the formula, as written, shows the deepest step of the chain that it contains
+        (a definition's body is not in the formula; its application is): ``(start, end)``
+        character offsets in :attr:`formula`, or None."""
+        for s in reversed(self.steps[1:]):
+            if s.span is not None:
+                return s.span
+        return None
+
     def as_dict(self) -> dict[str, object]:
         return {
             "formula": self.formula,
@@ -65,6 +76,7 @@ class Explanation:
             "conjunct": self.conjunct,
             "bindings": [list(b) for b in self.bindings],
             "premises": list(self.premises),
+            "anchor": list(a) if (a := self.anchor()) else None,
             "steps": [{"text": s.text, "value": s.value, "why": s.why} for s in self.steps],
         }
 
@@ -94,8 +106,28 @@ def explain(e: Expr, inst: Instance, state: Sequence[int], env: Mapping[Local, i
         return bool(evaluate(x, inst, state, env))
 
     value = val(e)
-    steps = [Step(text(e), value, "the formula")]
+    formula = show(e)
+    steps = [Step(text(e), value, "the formula", formula, (0, len(formula)))]
+    span: tuple[int, int] | None = (0, len(formula))
+
+    def child_span(parent: Expr, child: Expr) -> tuple[int, int] | None:
+        """Where ``child`` (a child of ``parent``) is shown inside ``parent``'s span: each
+        earlier sibling is found first, left to right, so a repeated text is told apart."""
+        if span is None or opened:
+            return None
+        pos, end = span
+        for k in parent.children():
+            t = show(k)
+            at = formula.find(t, pos, end)
+            if at < 0:
+                return None
+            if k is child:
+                return at, at + len(t)
+            pos = at + len(t)
+        return None
+
     cur, want = e, value
+    opened = False  # inside a definition's body: no longer text of the formula itself
     while len(steps) < max_steps:
         nxt: Expr | None = None
         why = ""
@@ -130,9 +162,11 @@ def explain(e: Expr, inst: Instance, state: Sequence[int], env: Mapping[Local, i
                 env[p] = code
                 shown[p] = Local(_value_text(p.dom, code, inst), p.dom)
             nxt = cur.defn.body
+            opened = True
             why = f"by the definition of {cur.defn.name}"
         if nxt is None:
             break
+        span = None if isinstance(cur, Apply) else child_span(cur, nxt)
         cur = nxt
-        steps.append(Step(text(cur), want, why))
-    return Explanation(show(e), value, tuple(steps), tuple(bindings), tuple(premises))
+        steps.append(Step(text(cur), want, why, show(cur) if not opened else "", span))
+    return Explanation(formula, value, tuple(steps), tuple(bindings), tuple(premises))

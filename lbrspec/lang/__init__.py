@@ -29,6 +29,7 @@ from .expr import (
     ite,
 )
 from .machine import Machine, Transition
+from .parse import parse_expr
 from .pretty import show, show_update
 from .spec import Action, Goal, Invariant, Model, Spec, Variant
 
@@ -36,5 +37,5 @@ __all__ = [
     "ANY", "BOOL", "FALSE", "TRUE", "Action", "Domain", "EnumDomain", "Expr", "Goal", "Invariant",
     "Local", "Machine", "Model", "RangeDomain", "Sort", "SortDomain", "Spec", "Transition",
     "UnionDomain", "UnionValue", "Value", "Var", "Variant", "conj", "disj", "exists", "forall",
-    "implies", "ite", "show", "show_update",
+    "implies", "ite", "parse_expr", "show", "show_update",
 ]
