@@ -298,7 +298,7 @@ def test_the_v7_trace_marks_the_race_window_and_the_ipi_lands_inside_it():
     trace = explored("v7-write-path").violation.trace
     d = sequence(trace, m)
     (region, inside), = _regions(d)
-    assert region.kind == "race" and "interrupts stay on" in region.label
+    assert region.tone == "race" and "interrupts stay on" in region.label
     steps = [x.text.split(". ", 1)[1].split("(")[0] for x in _numbered(inside)]
     # the window opens at the step that moves pc[v0] into ACCESS, and the IPI is inside it
     opener = next(i for i in range(len(trace)) if trace.states[i + 1]["pc[v0]"] == "ACCESS"
@@ -309,7 +309,7 @@ def test_the_v7_trace_marks_the_race_window_and_the_ipi_lands_inside_it():
     from lbrspec.diagrams.figure import Activate, Deactivate
 
     ipi = next(x for x in inside if isinstance(x, Message) and "host_ipi" in x.text)
-    assert ipi.kind == "interrupt" and ipi.src == "I" and ipi.dst == "K" and "interrupts KVM" in ipi.text
+    assert ipi.style == "interrupt" and ipi.src == "I" and ipi.dst == "K" and "interrupts KVM" in ipi.text
     k = inside.index(ipi)
     assert isinstance(inside[k + 1], Activate) and inside[k + 1].lane == "K"
     assert any(isinstance(x, Deactivate) and x.lane == "K" for x in inside[k + 1:])
@@ -322,15 +322,15 @@ def test_a_trace_without_the_race_has_no_race_window():
     # the counterexample of another property never sits between the check and the access
     for name in ("no-bit-62", "no-cap-check"):
         d = sequence(explored(name).violation.trace, model(name))
-        assert not [r for r, _ in _regions(d) if r.kind == "race"], name
+        assert not [r for r, _ in _regions(d) if r.tone == "race"], name
     # v8 passes through the access with interrupts off: a guarded window, closed by the access, no interrupt inside
     g = graph("v8", 1, 2, 1)
     inst = g.instance
     target = next(s for s in range(g.n) if inst.decode(g.state(s))["pc[v0]"] == "DONE")
     d = sequence(g.trace(g.path_to(target)), model("v8"))
     (region, inside), = _regions(d)
-    assert region.kind == "guarded" and "interrupts off" in region.label and "kvm_lbr_access" in region.label
-    assert not [x for x in inside if isinstance(x, Message) and x.kind == "interrupt"]
+    assert region.tone == "guarded" and "interrupts off" in region.label and "kvm_lbr_access" in region.label
+    assert not [x for x in inside if isinstance(x, Message) and x.style == "interrupt"]
     assert "rect rgba(120, 200, 120" in mermaid.sequence_diagram(d)
 
 

@@ -19,7 +19,7 @@ from ..printable import printable
 from .figure import (Activate, Deactivate, LoopEnd, LoopStart, Message, Note, RegionEnd, RegionStart, SequenceDiagram,
                      StateDiagram)
 
-#: (fill, border, label colour) of a highlighted region of a sequence diagram, by kind.
+#: (fill, border, label colour) of a highlighted region of a sequence diagram, by tone.
 REGION_COLOURS = {"race": ("#fde4e4", "#d9534f", "#a61e1e"), "guarded": ("#e3f4e3", "#5cb85c", "#2d6a2d")}
 
 FONT = "Helvetica"
@@ -93,7 +93,7 @@ def sequence_diagram(d: SequenceDiagram) -> str:
             if it.src == it.dst:
                 cells[it.src] = f"c{r}_{it.src} [shape=plaintext, label={_q(it.text)}]"
             else:
-                style = (", color=\"#c9302c\", fontcolor=\"#c9302c\", penwidth=2, arrowhead=vee" if it.kind == "interrupt"
+                style = (", color=\"#c9302c\", fontcolor=\"#c9302c\", penwidth=2, arrowhead=vee" if it.style == "interrupt"
                          else ", arrowhead=normal")
                 messages.append(f"  c{r}_{it.src} -> c{r}_{it.dst} [label={_q(it.text)}, constraint=false{style}];")
         elif isinstance(it, Note):
@@ -106,8 +106,8 @@ def sequence_diagram(d: SequenceDiagram) -> str:
             label = loop_open.pop() if loop_open else ""
             cells[lanes[0]] = f"c{r}_{lanes[0]} [shape=plaintext, fontcolor=\"#1f5fa8\", label={_q(f'end of loop ({label})')}]"
         elif isinstance(it, RegionStart):
-            fill, border, ink = REGION_COLOURS.get(it.kind, REGION_COLOURS["race"])
-            regions.append(it.kind)
+            fill, border, ink = REGION_COLOURS.get(it.tone, REGION_COLOURS["race"])
+            regions.append(it.tone)
             borders[r] = border
             cells[lanes[0]] = (f"c{r}_{lanes[0]} [shape=box, style=\"filled,rounded\", fillcolor=\"{fill}\", color=\"{border}\", "
                                f"fontcolor=\"{ink}\", label={_ql(_wrap(it.label))}]")
@@ -115,7 +115,7 @@ def sequence_diagram(d: SequenceDiagram) -> str:
             kind = regions.pop() if regions else "race"
             borders[r] = REGION_COLOURS.get(kind, REGION_COLOURS["race"])[1]
         rows.append([cells[lane] for lane in lanes])
-        row_active.append(set(active) | ({it.dst} if isinstance(it, Message) and it.kind == "interrupt" else set()))
+        row_active.append(set(active) | ({it.dst} if isinstance(it, Message) and it.style == "interrupt" else set()))
         row_region.append(regions[-1] if regions else None)
     for r, row in enumerate(rows):
         out.append("  { rank=same; " + "; ".join(row) + "; }")

@@ -54,7 +54,7 @@ class Message:
     src: str  # lane id
     dst: str
     text: str
-    kind: str = ""  # "interrupt": an interrupt arriving at the lane it preempts
+    style: str = ""  # "interrupt": an interrupt arriving at the lane it preempts
 
 
 @dataclass
@@ -75,12 +75,12 @@ class LoopEnd:
 
 @dataclass
 class RegionStart:
-    """A highlighted stretch of the diagram: ``kind`` is "race" (something may interleave and
+    """A highlighted stretch of the diagram: ``tone`` is "race" (something may interleave and
     break what was checked) or "guarded" (nothing can); ``lanes`` the first and last lane it
     spans."""
 
     label: str
-    kind: str
+    tone: str
     lanes: tuple[str, str]
 
 

@@ -16,7 +16,7 @@ from ..printable import printable
 from .figure import (Activate, Deactivate, LoopEnd, LoopStart, Message, Note, RegionEnd, RegionStart, SequenceDiagram,
                      StateDiagram)
 
-#: The background of a highlighted region of a sequence diagram, by kind.
+#: The background of a highlighted region of a sequence diagram, by tone.
 REGION_FILL = {"race": "rgba(255, 120, 120, 0.18)", "guarded": "rgba(120, 200, 120, 0.18)"}
 
 
@@ -53,7 +53,7 @@ def sequence_diagram(d: SequenceDiagram) -> str:
     for it in d.items:
         pad = "    " * depth
         if isinstance(it, Message):
-            arrow = "-)" if it.kind == "interrupt" else "->>"
+            arrow = "-)" if it.style == "interrupt" else "->>"
             out.append(f"{pad}{it.src}{arrow}{it.dst}: {_safe(it.text)}")
         elif isinstance(it, Note):
             where = "over " + ",".join(it.lanes)
@@ -65,7 +65,7 @@ def sequence_diagram(d: SequenceDiagram) -> str:
             depth -= 1
             out.append("    " * depth + "end")
         elif isinstance(it, RegionStart):
-            out.append(f"{pad}rect {REGION_FILL.get(it.kind, REGION_FILL['race'])}")
+            out.append(f"{pad}rect {REGION_FILL.get(it.tone, REGION_FILL['race'])}")
             depth += 1
             out.append(f"{pad}    Note over {','.join(dict.fromkeys(it.lanes))}: {_safe(it.label)}")
         elif isinstance(it, Activate):

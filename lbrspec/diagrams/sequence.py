@@ -203,7 +203,7 @@ def sequence(trace: Trace, model: Model, lanes: LaneMap | None = None, title: st
             # the interrupt arrives at the lane whose thread it preempts; the handler's work goes out from there
             own = parts_in(hit.lane)
             d.items.append(Message(src, hit.lane, f"{label}: interrupts {hit.who} ({victim})" + (f": {own}" if own else ""),
-                                   kind="interrupt"))
+                                   style="interrupt"))
             d.items.append(Activate(hit.lane))
             for lane in [x for x in order if x in by_lane or x in part_lane]:
                 if lane in (hit.lane, src) and lane not in by_lane:
