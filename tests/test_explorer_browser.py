@@ -160,13 +160,20 @@ def test_explorer_scenario_v7_write_path(server, browser, tmp_path):
     kvm = d.find_element(By.CSS_SELECTOR, 'figure.machine-diagram[data-machine="kvm"]')
     assert "pc[v0] = ACCESS" in kvm.find_element(By.TAG_NAME, "figcaption").text
     assert kvm.find_elements(By.CSS_SELECTOR, ".lit"), "no control state is lit"
+    # the sequence diagram shows the race: the window after KVM's check, the IPI interrupting KVM
+    seq = d.find_element(By.ID, "sequence")
+    assert seq.find_elements(By.CSS_SELECTOR, "rect.region.race"), "no race window drawn"
+    assert "race window" in seq.text and "interrupts KVM" in seq.text
+    assert seq.find_elements(By.CSS_SELECTOR, "line.msg.interrupt.current"), "the IPI is not drawn as an interrupt"
+    assert seq.find_elements(By.CSS_SELECTOR, "rect.activation")
     timings["step to the violation"] = time.time() - t
     _full_shot(d, SHOTS / "02-violation.png")
+    h = d.execute_script("return document.body.scrollHeight;")
+    d.set_window_size(1600, min(int(h) + 40, 6000))
     d.find_element(By.ID, "inv-pane").screenshot(str(SHOTS / "03-invariant-false.png"))
-    d.execute_script("document.getElementById('machines-pane').scrollIntoView();")
     d.find_element(By.ID, "machines-pane").screenshot(str(SHOTS / "04-machines.png"))
-    d.execute_script("document.getElementById('sequence-pane').scrollIntoView();")
     d.find_element(By.ID, "sequence-pane").screenshot(str(SHOTS / "05-sequence.png"))
+    d.set_window_size(1600, 1300)
 
     # 4. two steps by hand
     t = time.time()

@@ -328,8 +328,8 @@ def _overview(f: Facts) -> str:
     project = src.is_project_default  # the project's docs/ also holds the hand-written architecture and guide
     intro = (
         f"{_first_para(m.doc)}\n\n"
-        + ("This page and the others in `docs/` (except the hand-written [architecture](architecture.md) and "
-           "[language guide](language.md)) are generated "
+        + ("This page and the others in `docs/` (except the hand-written [architecture](architecture.md), "
+           "[language guide](language.md), [pictures](pictures.md) and [web explorer](explorer.md) pages) are generated "
            if project else "This page and the others in this folder are generated ")
         + f"by `lbrspec docs` from the model in `{src.source}`; `lbrspec docs --check` fails when they are stale. "
         f"Every check is run on the default instance, {f.inst.describe()}"
@@ -351,7 +351,9 @@ def _overview(f: Facts) -> str:
     ] + (["- [Architecture](architecture.md) of lbrspec itself (hand-written).",
           "- [Pictures before and after](pictures.md): how the sequence, machine and composition diagrams show the "
           "race (hand-written).",
-          "- [Writing a model](language.md): a guide to the model language (hand-written)."] if project else []))
+          "- [Writing a model](language.md): a guide to the model language (hand-written).",
+          "- [The web explorer](explorer.md): `lbrspec serve`, stepping through states and counterexamples in a browser "
+          "(hand-written)."] if project else []))
     sorts = table(["sort", "elements", "default size", "what it is"],
                   [(s.name, f"{s.prefix}0, {s.prefix}1, ...", m.default_sizes.get(s.name, ""), s.doc) for s in m.sorts])
     machines = table(

@@ -222,44 +222,81 @@ function renderSequence(v) {
   let y = 50;
   for (const it of seq.items) {
     const lines = String(it.text || it.label || "").split("\n");
-    const h = it.kind === "Message" ? (it.src === it.dst ? 42 : 30) : it.kind === "Note" ? 14 * lines.length + 12 : 24;
+    let h = 0;
+    if (it.kind === "Message") h = it.src === it.dst ? 42 : 30;
+    else if (it.kind === "Note") h = 14 * lines.length + 12;
+    else if (it.kind === "RegionStart") h = 14 * Math.ceil(lines.join(" ").length / 110) + 8;
+    else if (it.kind === "LoopStart" || it.kind === "LoopEnd") h = 24;
+    else if (it.kind === "RegionEnd") h = 4;
     rows.push([it, y, h, lines]);
-    y += h + 6;
+    y += h + (h ? 6 : 0);
   }
   const s = svg("svg", {width: W, height: y + 30, class: "seq"});
-  s.append(svg("defs", {}));
-  const mk = svg("marker", {id: "seq-arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto"});
-  mk.append(svg("path", {d: "M0,0 L10,5 L0,10 z", fill: "#333"}));
-  s.firstChild.append(mk);
+  const defs = svg("defs", {});
+  for (const [id, cls] of [["seq-arrow", "#333"], ["seq-arrow-irq", "#c0392b"]]) {
+    const mk = svg("marker", {id, viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto"});
+    mk.append(svg("path", {d: "M0,0 L10,5 L0,10 z", fill: cls}));
+    defs.append(mk);
+  }
+  s.append(defs);
+  const back = svg("g", {}), lifelines = svg("g", {}), front = svg("g", {});
+  s.append(back, lifelines, front);
   seq.lanes.forEach(([id, name]) => {
-    s.append(svg("line", {x1: X(id), y1: 30, x2: X(id), y2: y + 20, class: "lifeline"}));
-    s.append(svg("rect", {x: X(id) - 70, y: 6, width: 140, height: 24, rx: 4, class: "lane"}));
-    s.append(svg("text", {x: X(id), y: 22, "text-anchor": "middle", class: "lane-name"}, name));
+    lifelines.append(svg("line", {x1: X(id), y1: 30, x2: X(id), y2: y + 20, class: "lifeline"}));
+    lifelines.append(svg("rect", {x: X(id) - 70, y: 6, width: 140, height: 24, rx: 4, class: "lane"}));
+    lifelines.append(svg("text", {x: X(id), y: 22, "text-anchor": "middle", class: "lane-name"}, name));
   });
+  const regions = [], active = new Map();
   for (const [it, top, h, lines] of rows) {
     const num = /^(\d+)\. /.exec(it.text || "");
     const cur = num && Number(num[1]) === v.cursor;
     if (it.kind === "Message") {
       const x1 = X(it.src), x2 = X(it.dst);
-      const cls = "msg" + (cur ? " current" : "");
+      const irq = it.style === "interrupt";
+      const cls = "msg" + (cur ? " current" : "") + (irq ? " interrupt" : "");
+      const arrow = irq ? "url(#seq-arrow-irq)" : "url(#seq-arrow)";
       if (x1 === x2) {
-        s.append(svg("path", {d: `M${x1},${top + 16} h40 v16 h-40`, class: cls, "marker-end": "url(#seq-arrow)", fill: "none"}));
+        front.append(svg("path", {d: `M${x1},${top + 16} h40 v16 h-40`, class: cls, "marker-end": arrow, fill: "none"}));
       } else {
-        s.append(svg("line", {x1, y1: top + 20, x2, y2: top + 20, class: cls, "marker-end": "url(#seq-arrow)"}));
+        front.append(svg("line", {x1, y1: top + 20, x2, y2: top + 20, class: cls, "marker-end": arrow}));
       }
-      s.append(svg("text", {x: Math.min(x1, x2) + 6, y: top + 13, class: "msg-label" + (cur ? " current" : "")}, it.text));
+      front.append(svg("text", {x: Math.min(x1, x2) + 6, y: top + 13, class: "msg-label" + (cur ? " current" : "") + (irq ? " interrupt" : "")}, it.text));
     } else if (it.kind === "Note") {
       const xs = (it.lanes || []).map(X);
       const x0 = Math.min(...xs) - 80, x1 = Math.max(...xs) + 80;
       const bad = /^violated/.test(it.text);
-      s.append(svg("rect", {x: x0, y: top, width: x1 - x0, height: h, class: "note" + (bad ? " bad" : "")}));
-      lines.forEach((ln, k) => s.append(svg("text", {x: x0 + 6, y: top + 15 + 14 * k, class: "note-text"}, ln)));
+      front.append(svg("rect", {x: x0, y: top, width: x1 - x0, height: h, class: "note" + (bad ? " bad" : "")}));
+      lines.forEach((ln, k) => front.append(svg("text", {x: x0 + 6, y: top + 15 + 14 * k, class: "note-text"}, ln)));
+    } else if (it.kind === "RegionStart") {
+      // a window between a check and the action relying on it: red where something may
+      // interleave (interrupts on), green where nothing can
+      regions.push({top, tone: it.tone, label: it.label});
+      const words = it.label.split(" ");
+      let line = "", k = 0;
+      for (const w of words) {
+        if ((line + " " + w).length > 110) { front.append(svg("text", {x: 16, y: top + 13 + 14 * k++, class: "region-text " + it.tone}, line)); line = w; }
+        else line = line ? line + " " + w : w;
+      }
+      if (line) front.append(svg("text", {x: 16, y: top + 13 + 14 * k, class: "region-text " + it.tone}, line));
+    } else if (it.kind === "RegionEnd") {
+      const r = regions.pop();
+      if (r) back.append(svg("rect", {x: 10, y: r.top - 3, width: W - 20, height: top - r.top + 6, class: "region " + r.tone}));
+    } else if (it.kind === "Activate") {
+      active.set(it.lane, top);
+    } else if (it.kind === "Deactivate") {
+      const t0 = active.get(it.lane);
+      if (t0 !== undefined) {
+        lifelines.append(svg("rect", {x: X(it.lane) - 4, y: t0, width: 8, height: Math.max(8, top - t0), class: "activation"}));
+        active.delete(it.lane);
+      }
     } else {
       // a loop's start and end, or any other kind of row: a labelled band across the lanes
-      s.append(svg("rect", {x: 10, y: top, width: W - 20, height: h, class: "band " + it.kind}));
-      s.append(svg("text", {x: 16, y: top + 16, class: "band-text"}, it.kind === "LoopEnd" ? "end of the loop" : (lines.join(" ") || it.kind)));
+      back.append(svg("rect", {x: 10, y: top, width: W - 20, height: h, class: "band " + it.kind}));
+      front.append(svg("text", {x: 16, y: top + 16, class: "band-text"}, it.kind === "LoopEnd" ? "end of the loop" : (lines.join(" ") || it.kind)));
     }
   }
+  for (const r of regions) back.append(svg("rect", {x: 10, y: r.top - 3, width: W - 20, height: y - r.top, class: "region " + r.tone}));
+  for (const [lane, t0] of active) lifelines.append(svg("rect", {x: X(lane) - 4, y: t0, width: 8, height: y - t0, class: "activation"}));
   $("sequence").replaceChildren(s);
 }
 
