@@ -24,6 +24,7 @@ deterministic and do not depend on the batch size.
 from __future__ import annotations
 
 import bisect
+import os
 import time
 from typing import Callable
 
@@ -156,6 +157,13 @@ def _first_occurrences(words: list[np.ndarray]) -> np.ndarray:
     return first
 
 
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 34
+
+
 def _first_true(mask: np.ndarray) -> int:
     return int(np.argmax(mask)) if mask.any() else -1
 
@@ -176,13 +184,18 @@ def explore_vector(
     batch_size: int = 1 << 16,
     compiled: VecCompiled | None = None,
     workers: int = 1,
+    spill: str | None = None,
+    spill_at: int | None = None,
 ) -> ExploreResult:
     """Explore ``inst`` breadth-first; see the module docstring.  ``max_memory`` is in bytes of
     resident memory.  ``prune_violations`` (with ``stop_at_violation=False``): go on after a
     violation without expanding violating states, and record every property's first (shortest)
     violation, as :func:`lbrspec.explicit.explore.explore` does; ``record_all`` records them
     without pruning.  ``workers``: expand batches in that many worker processes (same results;
-    :mod:`lbrspec.explicit.workers`)."""
+    :mod:`lbrspec.explicit.workers`).  ``spill``: a directory where the stored states live in
+    (unlinked) files; whenever the resident memory passes ``spill_at`` bytes (default: 70 % of
+    ``max_memory``, else of the physical memory), the states before the batch being expanded are
+    paged out to them."""
     record_all = record_all or prune_violations
     t0 = time.perf_counter()
     model = inst.model
@@ -192,7 +205,9 @@ def explore_vector(
     sym = Symmetry(inst, lay) if symmetry else None
     vc = compiled or compile_vector(inst, lay)
     nw = lay.nwords
-    S_set = StateSet(nw)
+    S_set = StateSet(nw, spill=spill)
+    if spill is not None and spill_at is None:
+        spill_at = int(0.7 * (max_memory or _physical_memory()))
 
     goal_hit: dict[tuple[int, tuple[int, ...]], int] = {}
     step_hit: dict[int, int] = {}
@@ -333,6 +348,8 @@ def explore_vector(
                     nxt = e
                 if violation is not None and stop_at_violation:
                     break
+                if spill is not None and rss_bytes() > spill_at:
+                    S_set.page_out(queue[0][0])  # every state before this batch is cold
                 stop_reason = out_of_budget(time.perf_counter())
                 if stop_reason is not None:
                     break

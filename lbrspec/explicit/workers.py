@@ -43,6 +43,8 @@ from .vcompile import VecCompiled, as_mask
 
 #: the most workers ``--workers`` accepts
 MAX_WORKERS = 64
+#: successors put in canonical form at a time
+CANON_SLICE = 1 << 15
 
 
 @dataclass
@@ -113,7 +115,16 @@ def expand(vc: VecCompiled, lay: Layout, sym: Symmetry | None, W: list[np.ndarra
         # canonical form, so numbering is as if every successor were canonicalised
         fo = _first_occurrences(NW)
         NW, P = [x[fo] for x in NW], P[fo]
-        NW = sym.canonical_words(lay.unpack_array(NW, np.int64), NW)
+        # a slice at a time: the slot matrices of a whole batch's successors would take
+        # hundreds of megabytes on large instances
+        step = CANON_SLICE
+        out = [np.empty_like(x) for x in NW]
+        for lo in range(0, NW[0].size, step):
+            part = [x[lo:lo + step] for x in NW]
+            canon = sym.canonical_words(lay.unpack_array(part, np.int64), part)
+            for w in range(nw):
+                out[w][lo:lo + step] = canon[w]
+        NW = out
     fo = _first_occurrences(NW)
     return Expanded([x[fo] for x in NW], P[fo], enabled, int(PAR.size), hits)
 
