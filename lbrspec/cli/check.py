@@ -286,6 +286,7 @@ def check_cmd(
                                        check_deadlock=not allow_deadlock, stop_at_violation=first_only,
                                        prune_violations=not first_only, progress=progress, progress_every=0.5,
                                        workers=workers, spill=spill,
+                                       batch_size=SPILL_BATCH if spill is not None else 1 << 16,
                                        spill_at=_spill_at(runctl.current()) if spill is not None else None)
                 except MemoryError:
                     raise InputError("out of memory before the ceiling was reached; give a lower --max-memory") from None
@@ -317,6 +318,7 @@ def check_cmd(
         data["workers"] = workers
         if spill is not None:
             data["spilled_bytes"] = r.store.set.paged_out if r.store is not None else 0
+            data["spill_page_outs"] = r.store.set.page_outs if r.store is not None else 0
         if extra is not None:
             data.update(report_json(extra[0]))
         emit_json(data)
@@ -352,9 +354,15 @@ def check_spill_dir(path: str) -> None:
         raise InputError(f"--spill {path}: cannot write there: {e.strerror or e}") from None
 
 
+#: with --spill, batches of this many states (a batch's temporary arrays, not the stored states,
+#: are then what comes near the ceiling: smaller batches leave more room for the states)
+SPILL_BATCH = 1 << 14
+
+
 def _spill_at(run) -> int | None:
-    """Resident bytes above which cold layers are paged out: 70 % of --max-memory."""
-    return int(0.7 * run.max_memory) if run is not None and run.max_memory else None
+    """Resident bytes above which cold layers are paged out: half of --max-memory (the rest is
+    room for a batch's temporary arrays)."""
+    return int(0.5 * run.max_memory) if run is not None and run.max_memory else None
 
 
 def graph_checks(source: ModelModule, inst, analysis: bool, liveness: bool, max_states: int | None):

@@ -58,8 +58,9 @@ class StateSet:
         self._cap_store = max(1024, capacity)
         self.store = [self._alloc(w, self._cap_store, None) for w in range(nwords)]
         self.table = np.full(max(1024, int(capacity / 0.6)), -1, dtype=np.int32)
-        #: bytes dropped from memory by page_out, in all
+        #: the most bytes dropped from memory by one page_out, and how many times it was called
         self.paged_out = 0
+        self.page_outs = 0
 
     def _alloc(self, w: int, cap: int, old: np.ndarray | None) -> np.ndarray:
         """Room for ``cap`` words of word ``w``, holding ``old``'s first ``count``."""
@@ -91,7 +92,8 @@ class StateSet:
                 m.madvise(MADV_PAGEOUT, 0, length)
             except OSError:
                 m.madvise(mmap.MADV_DONTNEED, 0, length)
-        self.paged_out += length * self.nwords
+        self.paged_out = max(self.paged_out, length * self.nwords)
+        self.page_outs += 1
         return length * self.nwords
 
     # -- sizes ------------------------------------------------------------------------------
@@ -169,7 +171,7 @@ class StateSet:
         self.table = None  # type: ignore[assignment]  # the old table goes before the new one comes
         self.table = np.full(size, -1, dtype=np.int32)
         # placed a chunk at a time (a spilled set's chunks go back out as they are placed)
-        step = 1 << 22
+        step = 1 << 18
         for lo in range(0, self.count, step):
             hi = min(self.count, lo + step)
             self._place(np.arange(lo, hi, dtype=np.int64), self._home(self.words(lo, hi)))

@@ -193,8 +193,8 @@ def explore_vector(
     violation, as :func:`lbrspec.explicit.explore.explore` does; ``record_all`` records them
     without pruning.  ``workers``: expand batches in that many worker processes (same results;
     :mod:`lbrspec.explicit.workers`).  ``spill``: a directory where the stored states live in
-    (unlinked) files; whenever the resident memory passes ``spill_at`` bytes (default: 70 % of
-    ``max_memory``, else of the physical memory), the states before the batch being expanded are
+    (unlinked) files; whenever the resident memory passes ``spill_at`` bytes (default: half of
+    ``max_memory``, else 70 % of the physical memory), the states before the batch being expanded are
     paged out to them."""
     record_all = record_all or prune_violations
     t0 = time.perf_counter()
@@ -207,7 +207,7 @@ def explore_vector(
     nw = lay.nwords
     S_set = StateSet(nw, spill=spill)
     if spill is not None and spill_at is None:
-        spill_at = int(0.7 * (max_memory or _physical_memory()))
+        spill_at = int(0.5 * max_memory) if max_memory else int(0.7 * _physical_memory())
 
     goal_hit: dict[tuple[int, tuple[int, ...]], int] = {}
     step_hit: dict[int, int] = {}
