@@ -386,8 +386,11 @@ def explore_vector(
                 if x.parent.size:
                     cand, P = x.words, x.parent
                     found = S_set.lookup(cand)
-                    new = found < 0
-                    if new.any():
+                    new = np.nonzero(found < 0)[0]
+                    if new.size:
+                        # a state found twice in the batch: its first occurrence is kept, as
+                        # if every successor had been looked up in order
+                        new = new[_first_occurrences([y[new] for y in cand])]
                         fresh = [y[new] for y in cand]
                         ids = S_set.add_new(fresh)
                         before = violation

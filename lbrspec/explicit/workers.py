@@ -51,7 +51,7 @@ CANON_SLICE = 1 << 15
 class Expanded:
     """One batch expanded (see :func:`expand`); rows are positions in the batch."""
 
-    words: list[np.ndarray]  # successors, in (parent, action) order, first occurrences only
+    words: list[np.ndarray]  # successors, in (parent, action) order (duplicates may remain)
     parent: np.ndarray  # each successor's parent row
     enabled: np.ndarray  # per row: some action is enabled
     transitions: int  # successors before duplicates were dropped
@@ -125,13 +125,17 @@ def expand(vc: VecCompiled, lay: Layout, sym: Symmetry | None, W: list[np.ndarra
             for w in range(nw):
                 out[w][lo:lo + step] = canon[w]
         NW = out
+        # distinct renamings of one state may remain: the explorer drops them among the
+        # successors it finds new (fewer than all)
+        return Expanded(NW, P, enabled, int(PAR.size), hits)
     fo = _first_occurrences(NW)
     return Expanded([x[fo] for x in NW], P[fo], enabled, int(PAR.size), hits)
 
 
 def join(parts: list[tuple[int, Expanded]], n: int, nw: int) -> Expanded:
     """The expansion of a whole batch from those of its runs (``(first row, expansion)``, in
-    order): successors in run order, parent rows shifted, duplicates across runs dropped."""
+    order): successors in run order, parent rows shifted (duplicates across runs are left to
+    the explorer, which drops them among the new states)."""
     if len(parts) == 1 and parts[0][0] == 0:
         return parts[0][1]
     enabled = np.zeros(n, dtype=bool)
@@ -142,9 +146,6 @@ def join(parts: list[tuple[int, Expanded]], n: int, nw: int) -> Expanded:
             hits.setdefault(k, off + row)
     words = [np.concatenate([x.words[w] for _, x in parts]) for w in range(nw)]
     parent = np.concatenate([x.parent + off for off, x in parts])
-    if parent.size:
-        fo = _first_occurrences(words)
-        words, parent = [x[fo] for x in words], parent[fo]
     return Expanded(words, parent, enabled, sum(x.transitions for _, x in parts), hits)
 
 
