@@ -40,6 +40,10 @@ MAX_GROUP = 40_000
 #: The canonical labelling keeps every renaming's table in one array of at most this many bytes
 #: (576 renamings of the 4x4 guest_lbr instance: 2.4 MB); above it, the former algorithm is used.
 FUSED_LIMIT = 256 * 2**20
+#: The canonical labelling is used for groups of at least this many renamings; smaller groups
+#: (2x2: 4, 3x2: 12) keep the signature algorithm, as cheap there (benchmarks/canon.py), and its
+#: canonical states, so the traces of the default instances do not change.
+LABELLING_MIN_GROUP = 13
 #: Rounds of key refinement: each round passes keys one reference further.
 REFINE_ROUNDS = 2
 
@@ -87,7 +91,7 @@ class Renaming:
 class Symmetry:
     """The renaming group of an instance and canonical packed states."""
 
-    def __init__(self, inst: Instance, layout: Layout) -> None:
+    def __init__(self, inst: Instance, layout: Layout, labelling: bool | None = None) -> None:
         self.inst = inst
         self.layout = layout
         sorts = [s for s in inst.model.sorts]
@@ -121,18 +125,21 @@ class Symmetry:
             self.tables.append(t.reshape(-1))
         # slots are grouped by word in slot order (whole variables per word)
         self.word_bounds = [int(np.searchsorted(layout.word, w)) for w in range(layout.nwords)] + [nslots]
-        self._init_labelling()
+        if labelling is None:
+            labelling = len(self.group) >= LABELLING_MIN_GROUP
+        self._init_labelling(labelling)
 
     # -- canonical labelling ------------------------------------------------------------------
-    def _init_labelling(self) -> None:
+    def _init_labelling(self, wanted: bool) -> None:
         """Tables of the canonical labelling (:meth:`canonical_words`): which element owns and
         which element names each slot, a hash per slot role, the rank of every ordering of a
         sort's elements, and every renaming's table in one array."""
         inst, lay = self.inst, self.layout
         nslots = len(inst.slots)
         L = nslots * self.maxr
-        #: whether the fused tables fit (else the former algorithm is used)
-        self.fast = len(self.group) * L * 8 <= FUSED_LIMIT
+        #: whether the canonical labelling is used (else the signature algorithm): wanted, and
+        #: the fused tables fit
+        self.fast = wanted and len(self.group) * L * 8 <= FUSED_LIMIT
         if not self.fast:
             return
         self.fused = np.stack(self.tables).reshape(-1)
