@@ -62,8 +62,18 @@ def _first_occurrences(words: list[np.ndarray]) -> np.ndarray:
     """Positions of the first occurrence of each distinct packed state, in order."""
     if len(words) == 1:
         _, first = np.unique(words[0], return_index=True)
-    else:
-        _, first = np.unique(np.stack(words, axis=1), axis=0, return_index=True)
+        first.sort()
+        return first
+    # several words: a stable sort on them all (np.unique over rows sorts byte strings, several
+    # times slower); the first of each run of equal states is its first occurrence
+    order = np.lexsort(words)
+    head = np.zeros(order.size, dtype=bool)
+    if order.size:
+        head[0] = True
+        for w in words:
+            sw = w[order]
+            head[1:] |= sw[1:] != sw[:-1]
+    first = order[head]
     first.sort()
     return first
 
