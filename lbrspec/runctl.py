@@ -50,11 +50,41 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def rss_bytes() -> int:
-    """Resident memory of this process (0 where /proc is not available)."""
+    """Resident memory of this process plus the private memory of its worker processes (see
+    :func:`add_workers`; 0 where /proc is not available)."""
     try:
         with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * _PAGE
+            own = int(f.read().split()[1]) * _PAGE
     except OSError:
+        return 0
+    return own + sum(_private_bytes(pid) for pid in list(_workers))
+
+
+#: worker processes whose memory counts as this process's (--workers)
+_workers: set[int] = set()
+
+
+def add_workers(pids: list[int]) -> None:
+    """Count the memory of these child processes in :func:`rss_bytes` (so in ``--max-memory``)
+    until :func:`remove_workers`."""
+    _workers.update(pids)
+
+
+def remove_workers(pids: list[int]) -> None:
+    _workers.difference_update(pids)
+
+
+def _private_bytes(pid: int) -> int:
+    """Memory a forked worker does not share with this process (its private pages: what it
+    allocated and what it changed); what it shares is counted once, in this process's size."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            total = 0
+            for line in f:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1]) * 1024
+            return total
+    except (OSError, ValueError, IndexError):
         return 0
 
 

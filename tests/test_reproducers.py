@@ -135,7 +135,8 @@ def test_a_step_without_annotation_is_an_error(source, traces, monkeypatch):
 def test_an_annotation_restricted_to_other_values_does_not_cover_a_step(source, traces, monkeypatch):
     only_false = [a for a in upstream_repro.ACTIONS["guest_lbr_exit"] if a.when.get("fail") is False]
     monkeypatch.setitem(upstream_repro.ACTIONS, "guest_lbr_exit", only_false)
-    with pytest.raises(InputError, match=r"guest_lbr_exit\(v=v0, p=p1, fail=True\)"):
+    # which pCPU the trace names depends on the canonical representatives symmetry reduction stores
+    with pytest.raises(InputError, match=r"guest_lbr_exit\(v=v0, p=p\d, fail=True\)"):
         rep.sections(source, traces)
 
 

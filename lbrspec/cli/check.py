@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -9,6 +10,7 @@ import click
 from ..errors import EXIT_HOLDS, EXIT_UNDETERMINED, EXIT_VIOLATED, InputError
 from ..explicit.explore import ExploreResult, explore
 from ..explicit.vexplore import explore_vector
+from ..explicit.workers import MAX_WORKERS
 from ..analysis.report import graph_report, report_json, report_lines
 from ..modelref import ModelModule, load_model
 from ..trace.text import render
@@ -204,6 +206,14 @@ def print_counterexample(c, model, written: str | None) -> None:
               help="Also analyse the full reachable graph: transitions never enabled, sink SCCs, diameter, goals unreached.")
 @click.option("--liveness", is_flag=True,
               help="Also check the liveness properties under their fairness assumptions (on the full, unreduced graph).")
+@click.option("--workers", type=int, default=1, show_default=True, metavar="N",
+              help=f"Expand states in N worker processes (the vector engine; at most {MAX_WORKERS}): the same "
+                   "states, verdicts and counterexamples as with one, faster on several cores. Their memory counts "
+                   "in --max-memory.")
+@click.option("--spill", type=str, default=None, metavar="DIR",
+              help="Keep the stored states in files in DIR and, when the memory in use nears --max-memory (or the "
+                   "machine's memory), drop the states of finished layers from memory (read back from DIR when "
+                   "needed) instead of stopping. The files are unlinked at once: nothing is left in DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @run_options()
 def check_cmd(
@@ -222,6 +232,8 @@ def check_cmd(
     liveness: bool,
     as_json: bool,
     quiet: bool,
+    workers: int = 1,
+    spill: str | None = None,
 ) -> None:
     """Explore every reachable state breadth-first and check every invariant and goal.
 
@@ -242,6 +254,15 @@ def check_cmd(
     Python and runs like any import.
     """
     positive(max_states, "--max-states")
+    positive(workers, "--workers")
+    if workers > MAX_WORKERS:
+        raise InputError(f"--workers must be at most {MAX_WORKERS}, got {workers}")
+    if workers > 1 and engine == "python":
+        raise InputError("--workers needs the vector engine: drop --engine python or --workers")
+    if spill is not None:
+        if engine == "python":
+            raise InputError("--spill needs the vector engine: drop --engine python or --spill")
+        check_spill_dir(spill)
     if symmetry and engine == "python":
         raise InputError("symmetry reduction needs the vector engine: use --engine vector or --no-symmetry")
     if symmetry is None:
@@ -263,7 +284,10 @@ def check_cmd(
                 try:
                     r = explore_vector(inst, symmetry=symmetry, max_states=max_states,
                                        check_deadlock=not allow_deadlock, stop_at_violation=first_only,
-                                       prune_violations=not first_only, progress=progress, progress_every=0.5)
+                                       prune_violations=not first_only, progress=progress, progress_every=0.5,
+                                       workers=workers, spill=spill,
+                                       batch_size=SPILL_BATCH if spill is not None else 1 << 16,
+                                       spill_at=_spill_at(runctl.current()) if spill is not None else None)
                 except MemoryError:
                     raise InputError("out of memory before the ceiling was reached; give a lower --max-memory") from None
                 except ValueError as e:  # an instance the packing or the symmetry group cannot take
@@ -291,6 +315,10 @@ def check_cmd(
             written = lasso_out = trace_out
     if as_json:
         data = result_json(r, written, files)
+        data["workers"] = workers
+        if spill is not None:
+            data["spilled_bytes"] = r.store.set.paged_out if r.store is not None else 0
+            data["spill_page_outs"] = r.store.set.page_outs if r.store is not None else 0
         if extra is not None:
             data.update(report_json(extra[0]))
         emit_json(data)
@@ -307,6 +335,34 @@ def check_cmd(
         elif not extra[0].complete:
             code = EXIT_UNDETERMINED
     out.exit(code)
+
+
+def check_spill_dir(path: str) -> None:
+    """``--spill DIR`` must be a directory in which a file can be created (checked by creating
+    one, unlinked at once)."""
+    import tempfile
+
+    if not path:
+        raise InputError("--spill: give a directory")
+    if not os.path.isdir(path):
+        what = "is not a directory" if os.path.exists(path) else "does not exist"
+        raise InputError(f"--spill {path}: {what}")
+    try:
+        with tempfile.TemporaryFile(dir=path, prefix="lbrspec-spill-") as f:
+            f.write(b"\0" * 8)
+    except OSError as e:
+        raise InputError(f"--spill {path}: cannot write there: {e.strerror or e}") from None
+
+
+#: with --spill, batches of this many states (a batch's temporary arrays, not the stored states,
+#: are then what comes near the ceiling: smaller batches leave more room for the states)
+SPILL_BATCH = 1 << 14
+
+
+def _spill_at(run) -> int | None:
+    """Resident bytes above which cold layers are paged out: half of --max-memory (the rest is
+    room for a batch's temporary arrays)."""
+    return int(0.5 * run.max_memory) if run is not None and run.max_memory else None
 
 
 def graph_checks(source: ModelModule, inst, analysis: bool, liveness: bool, max_states: int | None):

@@ -14,6 +14,9 @@ the search stays deterministic.)
 
 from __future__ import annotations
 
+import mmap
+import tempfile
+
 import numpy as np
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -33,15 +36,65 @@ def _hash(words: list[np.ndarray]) -> np.ndarray:
     return h
 
 
-class StateSet:
-    """Packed states (``nwords`` int64 each), numbered 0, 1, 2... in insertion order."""
+#: madvise(2) advice that writes pages back and frees them (Linux 5.4), where Python lacks the name
+MADV_PAGEOUT = getattr(mmap, "MADV_PAGEOUT", 21)
+_PAGE = mmap.PAGESIZE
 
-    def __init__(self, nwords: int, capacity: int = 1 << 16) -> None:
+
+class StateSet:
+    """Packed states (``nwords`` int64 each), numbered 0, 1, 2... in insertion order.
+
+    ``spill``: a directory in which to keep the stored words (not the table) in files, so that
+    :meth:`page_out` can drop the states of cold layers from memory (they are read back from
+    the file system when a lookup or a trace needs them).  The files are unlinked as soon as
+    they are created: nothing is left in the directory, whatever way the process ends."""
+
+    def __init__(self, nwords: int, capacity: int = 1 << 16, spill: str | None = None) -> None:
         self.nwords = nwords
         self.count = 0
+        self.spill = spill
+        self._files = [tempfile.TemporaryFile(dir=spill, prefix="lbrspec-spill-") for _ in range(nwords)] if spill else []
+        self._maps: list[mmap.mmap] = []
         self._cap_store = max(1024, capacity)
-        self.store = [np.empty(self._cap_store, dtype=np.int64) for _ in range(nwords)]
+        self.store = [self._alloc(w, self._cap_store, None) for w in range(nwords)]
         self.table = np.full(max(1024, int(capacity / 0.6)), -1, dtype=np.int32)
+        #: the most bytes dropped from memory by one page_out, and how many times it was called
+        self.paged_out = 0
+        self.page_outs = 0
+
+    def _alloc(self, w: int, cap: int, old: np.ndarray | None) -> np.ndarray:
+        """Room for ``cap`` words of word ``w``, holding ``old``'s first ``count``."""
+        if not self.spill:
+            new = np.empty(cap, dtype=np.int64)
+            if old is not None:
+                new[: self.count] = old[: self.count]
+            return new
+        # the file only grows, and keeps what it held: map it again, larger, with no copy
+        f = self._files[w]
+        f.truncate(cap * 8)
+        m = mmap.mmap(f.fileno(), cap * 8)
+        if w < len(self._maps):
+            self._maps[w] = m
+        else:
+            self._maps.append(m)
+        return np.frombuffer(m, dtype=np.int64)
+
+    def page_out(self, hi: int) -> int:
+        """Drop the words of states ``0 .. hi-1`` from memory (spilled sets only); the bytes
+        given back."""
+        if not self.spill or hi <= 0:
+            return 0
+        length = (hi * 8) // _PAGE * _PAGE
+        if length <= 0:
+            return 0
+        for m in self._maps:
+            try:
+                m.madvise(MADV_PAGEOUT, 0, length)
+            except OSError:
+                m.madvise(mmap.MADV_DONTNEED, 0, length)
+        self.paged_out = max(self.paged_out, length * self.nwords)
+        self.page_outs += 1
+        return length * self.nwords
 
     # -- sizes ------------------------------------------------------------------------------
     def nbytes(self) -> int:
@@ -115,17 +168,20 @@ class StateSet:
         size = len(self.table)
         while need > MAX_LOAD * size:
             size = int(size * GROWTH) + 1
+        self.table = None  # type: ignore[assignment]  # the old table goes before the new one comes
         self.table = np.full(size, -1, dtype=np.int32)
-        if self.count:
-            ids = np.arange(self.count, dtype=np.int64)
-            self._place(ids, self._home(self.words()))
+        # placed a chunk at a time (a spilled set's chunks go back out as they are placed)
+        step = 1 << 18
+        for lo in range(0, self.count, step):
+            hi = min(self.count, lo + step)
+            self._place(np.arange(lo, hi, dtype=np.int64), self._home(self.words(lo, hi)))
+            if self.spill and self.paged_out:
+                self.page_out(hi)
 
     def _grow_store(self, need: int) -> None:
         cap = self._cap_store
         while cap < need:
             cap = int(cap * GROWTH) + 1
         for w in range(self.nwords):
-            new = np.empty(cap, dtype=np.int64)
-            new[: self.count] = self.store[w][: self.count]
-            self.store[w] = new
+            self.store[w] = self._alloc(w, cap, self.store[w])
         self._cap_store = cap

@@ -24,6 +24,7 @@ deterministic and do not depend on the batch size.
 from __future__ import annotations
 
 import bisect
+import os
 import time
 from typing import Callable
 
@@ -40,6 +41,7 @@ from .instance import Instance, State
 from .packing import Layout
 from .symmetry import Symmetry
 from .vcompile import VecCompiled, as_mask, compile_vector
+from .workers import make_expander
 
 ProgressFn = Callable[[int, int, int, float], None]
 
@@ -149,10 +151,27 @@ def _first_occurrences(words: list[np.ndarray]) -> np.ndarray:
     """Positions of the first occurrence of each distinct packed state, in order."""
     if len(words) == 1:
         _, first = np.unique(words[0], return_index=True)
-    else:
-        _, first = np.unique(np.stack(words, axis=1), axis=0, return_index=True)
+        first.sort()
+        return first
+    # several words: a stable sort on them all (np.unique over rows sorts byte strings, several
+    # times slower); the first of each run of equal states is its first occurrence
+    order = np.lexsort(words)
+    head = np.zeros(order.size, dtype=bool)
+    if order.size:
+        head[0] = True
+        for w in words:
+            sw = w[order]
+            head[1:] |= sw[1:] != sw[:-1]
+    first = order[head]
     first.sort()
     return first
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 34
 
 
 def _first_true(mask: np.ndarray) -> int:
@@ -174,12 +193,19 @@ def explore_vector(
     progress_every: float = 1.0,
     batch_size: int = 1 << 16,
     compiled: VecCompiled | None = None,
+    workers: int = 1,
+    spill: str | None = None,
+    spill_at: int | None = None,
 ) -> ExploreResult:
     """Explore ``inst`` breadth-first; see the module docstring.  ``max_memory`` is in bytes of
     resident memory.  ``prune_violations`` (with ``stop_at_violation=False``): go on after a
     violation without expanding violating states, and record every property's first (shortest)
     violation, as :func:`lbrspec.explicit.explore.explore` does; ``record_all`` records them
-    without pruning."""
+    without pruning.  ``workers``: expand batches in that many worker processes (same results;
+    :mod:`lbrspec.explicit.workers`).  ``spill``: a directory where the stored states live in
+    (unlinked) files; whenever the resident memory passes ``spill_at`` bytes (default: half of
+    ``max_memory``, else 70 % of the physical memory), the states before the batch being expanded are
+    paged out to them."""
     record_all = record_all or prune_violations
     t0 = time.perf_counter()
     model = inst.model
@@ -189,12 +215,14 @@ def explore_vector(
     sym = Symmetry(inst, lay) if symmetry else None
     vc = compiled or compile_vector(inst, lay)
     nw = lay.nwords
-    S_set = StateSet(nw)
+    S_set = StateSet(nw, spill=spill)
+    if spill is not None and spill_at is None:
+        spill_at = int(0.5 * max_memory) if max_memory else int(0.7 * _physical_memory())
 
     goal_hit: dict[tuple[int, tuple[int, ...]], int] = {}
     step_hit: dict[int, int] = {}
     open_state_goals = list(vc.state_goals)
-    open_step_goals = {k: list(v) for k, v in vc.step_goals.items()}
+    open_step_goals = {k: [(pos, gi, f) for pos, (gi, f) in enumerate(v)] for k, v in vc.step_goals.items()}
     violation: tuple[str, list[str], int] | None = None
     first_bad: dict[int, int] = {}  # invariant index -> first violating state
     first_dead: list[int] = []
@@ -292,88 +320,88 @@ def explore_vector(
             lo = hi
 
     layers = [0, 0]
+    expander = None
+
+    def batch(b: int, hi: int) -> tuple[int, list[np.ndarray], np.ndarray | None]:
+        """The batch of parents from state b: its end, its words, and its state numbers
+        relative to b when violating states are left out (else None)."""
+        e = min(hi, b + batch_size)
+        W = S_set.words(b, e)
+        cols = None
+        if n_pruned and pruned[b:e].any():
+            cols = np.nonzero(~pruned[b:min(e, pruned.size)])[0]
+            if e > pruned.size:
+                cols = np.concatenate([cols, np.arange(pruned.size - b, e - b)])
+            W = [x[cols] for x in W]
+        return e, W, cols
+
+    def goal_keys() -> list[tuple[int, int]]:
+        return [(a, pos) for a, goals in open_step_goals.items() for pos, _, _ in goals]
+
     try:
         init_chunks()
         layers[1] = S_set.count
+        if stop_reason is None:
+            expander = make_expander(workers, vc, lay, sym)
         while layers[-1] > layers[-2] and stop_reason is None:
             if violation is not None and stop_at_violation:
                 stop_reason = "violation"
                 break
             lo, hi = layers[-2], layers[-1]
-            b = lo
-            while b < hi:
+            nxt = lo
+            queue: list[tuple[int, int, np.ndarray | None, object]] = []  # batches handed to the expander
+            while nxt < hi or queue:
+                # hand over up to two batches ahead, so that expansion overlaps with the lookups
+                while nxt < hi and len(queue) < 2:
+                    e, W, cols = batch(nxt, hi)
+                    queue.append((nxt, e, cols, expander.submit(W, goal_keys()) if W[0].size else None))
+                    nxt = e
                 if violation is not None and stop_at_violation:
                     break
+                if spill is not None and rss_bytes() > spill_at:
+                    S_set.page_out(queue[0][0])  # every state before this batch is cold
                 stop_reason = out_of_budget(time.perf_counter())
                 if stop_reason is not None:
                     break
-                e = min(hi, b + batch_size)
-                W = S_set.words(b, e)
-                cols = None  # the batch's state numbers, where violating states are left out
-                if n_pruned and pruned[b:e].any():
-                    cols = np.nonzero(~pruned[b:min(e, pruned.size)])[0]
-                    if e > pruned.size:
-                        cols = np.concatenate([cols, np.arange(pruned.size - b, e - b)])
-                    W = [x[cols] for x in W]
-                n = W[0].size
-                if not n:
-                    b = e
+                b, e, cols, ticket = queue.pop(0)
+                if ticket is None:
                     continue
-                S = lay.unpack_array(W, np.int64)
-                enabled = np.zeros(n, dtype=bool)
-                parts_w: list[list[np.ndarray]] = [[] for _ in range(nw)]
-                parts_p: list[np.ndarray] = []
-                parts_a: list[np.ndarray] = []
-                for va, m, idx, words in successors(vc, S, W):
-                    enabled |= m
-                    for w in range(nw):
-                        parts_w[w].append(words[w])
-                    parts_p.append(idx)
-                    parts_a.append(np.full(idx.size, va.index, dtype=np.int32))
-                    goals_here = open_step_goals.get(va.index)
-                    if goals_here:
-                        keep = []
-                        for gi, f in goals_here:
-                            gm = as_mask(f(S, idx), idx.size)
-                            if gm.any():
-                                j = int(idx[_first_true(gm)])
-                                step_hit.setdefault(gi, b + (int(cols[j]) if cols is not None else j))
-                            else:
-                                keep.append((gi, f))
-                        if keep:
-                            open_step_goals[va.index] = keep
+                x = expander.collect(ticket)
+
+                def sid_of(row: int) -> int:
+                    return b + (int(cols[row]) if cols is not None else row)
+
+                for a in sorted(open_step_goals):  # in action order, as the successors come
+                    keep = []
+                    for pos, gi, f in open_step_goals[a]:
+                        row = x.hits.get((a, pos))
+                        if row is not None:
+                            step_hit.setdefault(gi, sid_of(row))
                         else:
-                            del open_step_goals[va.index]
-                dead = ~enabled
+                            keep.append((pos, gi, f))
+                    if keep:
+                        open_step_goals[a] = keep
+                    else:
+                        del open_step_goals[a]
+                dead = ~x.enabled
                 dead_row: int | None = None  # a deadlock to report, unless a violation comes first
                 if dead.any():
                     deadlocks += int(dead.sum())
                     j = _first_true(dead)
-                    sid_dead = b + (int(cols[j]) if cols is not None else j)
                     if not first_dead:
-                        first_dead.append(sid_dead)
+                        first_dead.append(sid_of(j))
                     if check_deadlock and violation is None:
                         dead_row = j
-                if parts_p:
-                    NW = [np.concatenate(parts_w[w]) for w in range(nw)]
-                    PAR = np.concatenate(parts_p)
-                    ACT = np.concatenate(parts_a)
-                    transitions += PAR.size
-                    order = np.lexsort((ACT, PAR))
-                    NW = [x[order] for x in NW]
-                    P = PAR[order]  # each successor's row in the batch, kept beside it
-                    if sym is not None:
-                        # duplicates first: a state's first occurrence is also the first occurrence of
-                        # its canonical form, so numbering is as if every successor were canonicalised
-                        fo = _first_occurrences(NW)
-                        NW, P = [x[fo] for x in NW], P[fo]
-                        NW = sym.canonical_words(lay.unpack_array(NW, np.int64), NW)
-                    fo = _first_occurrences(NW)
-                    cand, P = [x[fo] for x in NW], P[fo]
+                transitions += x.transitions
+                if x.parent.size:
+                    cand, P = x.words, x.parent
                     found = S_set.lookup(cand)
-                    new = found < 0
-                    if new.any():
-                        fresh = [x[new] for x in cand]
+                    new = np.nonzero(found < 0)[0]
+                    if new.size:
+                        # a state found twice in the batch: its first occurrence is kept, as
+                        # if every successor had been looked up in order
+                        new = new[_first_occurrences([y[new] for y in cand])]
+                        fresh = [y[new] for y in cand]
                         ids = S_set.add_new(fresh)
                         before = violation
                         check_new(ids, fresh)
@@ -382,16 +410,15 @@ def explore_vector(
                             # if its state comes before the parent of the violating state
                             k = int(np.nonzero(ids == violation[2])[0][0])
                             if dead_row < int(P[new][k]):
-                                violation = ("deadlock", ["deadlock"], b + (int(cols[dead_row]) if cols is not None else dead_row))
+                                violation = ("deadlock", ["deadlock"], sid_of(dead_row))
                             dead_row = None
                 if dead_row is not None and violation is None:
-                    violation = ("deadlock", ["deadlock"], b + (int(cols[dead_row]) if cols is not None else dead_row))
-                b = e
+                    violation = ("deadlock", ["deadlock"], sid_of(dead_row))
                 if progress is not None:
                     now = time.perf_counter()
                     if now - last_report >= progress_every:
                         last_report = now
-                        progress(S_set.count, S_set.count - b, len(layers) - 1, now - t0)
+                        progress(S_set.count, S_set.count - e, len(layers) - 1, now - t0)
             if stop_reason is not None or (violation is not None and stop_at_violation):
                 if stop_reason is None:
                     stop_reason = "violation"
@@ -399,6 +426,9 @@ def explore_vector(
             layers.append(S_set.count)
     except KeyboardInterrupt:
         stop_reason = runctl.reason()
+    finally:
+        if expander is not None:
+            expander.close()
     if layers[-1] != S_set.count:
         layers.append(S_set.count)
     complete = stop_reason is None
