@@ -41,7 +41,7 @@ from .instance import Instance, State
 from .packing import Layout
 from .symmetry import Symmetry
 from .vcompile import VecCompiled, as_mask, compile_vector
-from .workers import make_expander
+from .workers import _first_occurrences, make_expander, successors
 
 ProgressFn = Callable[[int, int, int, float], None]
 
@@ -129,42 +129,6 @@ class PackedStore(StateStore):
             else:
                 raise AssertionError("a canonical step has no concrete counterpart")
         return trace_from_states(self.inst, concrete, steps, violation=violation)
-
-
-def successors(vc: VecCompiled, S: np.ndarray, W: list[np.ndarray]):
-    """For every action enabled somewhere in a batch (slot matrix ``S``, packed words ``W``):
-    the action, its enabled mask, the enabled columns and their successors' packed words."""
-    n = S.shape[1]
-    AR = np.arange(n)
-    for va in vc.actions:
-        if va.never:
-            continue
-        m = as_mask(va.guard(S, AR), n)
-        idx = np.nonzero(m)[0]
-        if not idx.size:
-            continue
-        d = va.delta(S, idx)
-        yield va, m, idx, [W[w][idx] + d[w] for w in range(len(W))]
-
-
-def _first_occurrences(words: list[np.ndarray]) -> np.ndarray:
-    """Positions of the first occurrence of each distinct packed state, in order."""
-    if len(words) == 1:
-        _, first = np.unique(words[0], return_index=True)
-        first.sort()
-        return first
-    # several words: a stable sort on them all (np.unique over rows sorts byte strings, several
-    # times slower); the first of each run of equal states is its first occurrence
-    order = np.lexsort(words)
-    head = np.zeros(order.size, dtype=bool)
-    if order.size:
-        head[0] = True
-        for w in words:
-            sw = w[order]
-            head[1:] |= sw[1:] != sw[:-1]
-    first = order[head]
-    first.sort()
-    return first
 
 
 def _physical_memory() -> int:

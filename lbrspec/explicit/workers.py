@@ -58,6 +58,22 @@ class Expanded:
     hits: dict[tuple[int, int], int]  # (action, position in its step goals) -> first row reaching it
 
 
+def successors(vc: VecCompiled, S: np.ndarray, W: list[np.ndarray]):
+    """For every action enabled somewhere in a batch (slot matrix ``S``, packed words ``W``):
+    the action, its enabled mask, the enabled columns and their successors' packed words."""
+    n = S.shape[1]
+    AR = np.arange(n)
+    for va in vc.actions:
+        if va.never:
+            continue
+        m = as_mask(va.guard(S, AR), n)
+        idx = np.nonzero(m)[0]
+        if not idx.size:
+            continue
+        d = va.delta(S, idx)
+        yield va, m, idx, [W[w][idx] + d[w] for w in range(len(W))]
+
+
 def _first_occurrences(words: list[np.ndarray]) -> np.ndarray:
     """Positions of the first occurrence of each distinct packed state, in order."""
     if len(words) == 1:
@@ -85,7 +101,6 @@ def expand(vc: VecCompiled, lay: Layout, sym: Symmetry | None, W: list[np.ndarra
     nw = lay.nwords
     n = W[0].size
     S = lay.unpack_array(W, np.int64)
-    AR = np.arange(n)
     enabled = np.zeros(n, dtype=bool)
     parts_w: list[list[np.ndarray]] = [[] for _ in range(nw)]
     parts_p: list[np.ndarray] = []
@@ -94,17 +109,10 @@ def expand(vc: VecCompiled, lay: Layout, sym: Symmetry | None, W: list[np.ndarra
     for a, pos in goal_keys:
         goals.setdefault(a, []).append(pos)
     hits: dict[tuple[int, int], int] = {}
-    for va in vc.actions:
-        if va.never:
-            continue
-        m = as_mask(va.guard(S, AR), n)
-        idx = np.nonzero(m)[0]
-        if not idx.size:
-            continue
+    for va, m, idx, words in successors(vc, S, W):
         enabled |= m
-        d = va.delta(S, idx)
         for w in range(nw):
-            parts_w[w].append(W[w][idx] + d[w])
+            parts_w[w].append(words[w])
         parts_p.append(idx)
         parts_a.append(np.full(idx.size, va.index, dtype=np.int32))
         for pos in goals.get(va.index, ()):

@@ -57,16 +57,8 @@ def _values(v: Var) -> list[str]:
 
 
 def _lit_name(v: Var, e: Expr) -> str | None:
-    if not isinstance(e, Lit):
-        return None
-    d = v.dom
-    if isinstance(d, EnumDomain):
-        return d.members[e.code]
-    if isinstance(d, BoolDomain):
-        return "true" if e.code else "false"
-    if isinstance(d, UnionDomain) and e.code < len(d.consts):
-        return d.consts[e.code]
-    return None
+    """The value a literal of ``v``'s domain stands for, as the model's text prints it."""
+    return show(e) if isinstance(e, Lit) and e.dom == v.dom else None
 
 
 def _conjuncts(e: Expr) -> list[Expr]:

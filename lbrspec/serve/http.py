@@ -91,7 +91,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     # -- plumbing -------------------------------------------------------------------------------------
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.log is not None:
             self.server.log(format % args)
 
@@ -142,10 +142,10 @@ class Handler(BaseHTTPRequestHandler):
             self._json(500, {"error": f"internal error: {type(e).__name__}: {e}"})
 
     # -- GET ----------------------------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+    def do_GET(self) -> None:
         self._guard(self._get, api=False)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._guard(self._get, api=False)
 
     def _get(self) -> None:
@@ -170,7 +170,7 @@ class Handler(BaseHTTPRequestHandler):
             raise Refused(404, f"no such page: {route[:80]}")
 
     # -- POST ---------------------------------------------------------------------------------------------
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._guard(self._post, api=True)
 
     def _body(self) -> dict[str, Any]:
